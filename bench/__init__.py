@@ -1,0 +1,1 @@
+"""Benchmarks (not tests); `passport bench` runs them."""

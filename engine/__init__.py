@@ -1,0 +1,1 @@
+"""Numba geodistance engine: kernels and the immutable InstitutionTable. No I/O."""

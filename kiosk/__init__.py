@@ -1,0 +1,1 @@
+"""The kiosk Flask app."""

@@ -1,0 +1,1 @@
+"""The passport domain: rules, cards, participant lists, geocoding, store, CLI."""

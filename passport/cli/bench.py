@@ -1,0 +1,1 @@
+"""CLI commands: bench (placeholder until its issue lands)."""

@@ -1,0 +1,1 @@
+"""CLI commands: cards (placeholder until its issue lands)."""

@@ -1,0 +1,1 @@
+"""CLI commands: checks (placeholder until its issue lands)."""

@@ -1,0 +1,1 @@
+"""CLI commands: lists (placeholder until its issue lands)."""

@@ -1,0 +1,1 @@
+"""CLI commands: server (placeholder until its issue lands)."""

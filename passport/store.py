@@ -1,0 +1,247 @@
+"""The SQLite store: every SQL statement of the project lives in this module.
+
+One SQLite file (WAL) through sqlite-utils. Functions take the database first.
+Multi-step writes run inside ``with db.atomic():`` so a failure leaves nothing half-written.
+Schema changes are numbered migrations in ``MIGRATIONS``; ``open_db`` applies the missing ones.
+
+Sections below: connection and migrations; participant lists; check-in log; staff users
+and API tokens; issuer keys and revocations; settings. Each section is owned by the domain
+module named in its heading and is called only from there.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlite_utils
+
+DB_ENV_VAR = "PASSPORT_DB"
+DB_FILENAME = "passport.sqlite"
+
+
+class StoreError(Exception):
+    """The database file cannot be opened or is not a passport store."""
+
+
+def utc_now_iso() -> str:
+    """Current UTC time as an ISO 8601 string with microseconds, sortable as text."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def default_instance_dir() -> Path:
+    """The instance folder: ``$PASSPORT_INSTANCE`` or ``./instance`` of the working directory."""
+    return Path(os.environ.get("PASSPORT_INSTANCE", "instance")).resolve()
+
+
+def default_db_path() -> Path:
+    """``$PASSPORT_DB`` when set, else ``passport.sqlite`` in the instance folder."""
+    env = os.environ.get(DB_ENV_VAR)
+    if env:
+        return Path(env).resolve()
+    return default_instance_dir() / DB_FILENAME
+
+
+# --------------------------------------------------------------------------- migrations
+
+def _m001_initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE profiles (
+            name TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            radius_miles REAL NOT NULL,
+            residence_rule INTEGER NOT NULL,
+            active_list_version INTEGER
+        );
+        -- one row per published (or dry-run-checked) participant list
+        CREATE TABLE list_versions (
+            version INTEGER PRIMARY KEY,
+            profile TEXT NOT NULL REFERENCES profiles(name),
+            created_at TEXT NOT NULL,
+            created_by TEXT,
+            source_name TEXT,
+            source_sha256 TEXT,
+            row_count INTEGER NOT NULL,
+            note TEXT
+        );
+        CREATE TABLE institutions (
+            list_version INTEGER NOT NULL REFERENCES list_versions(version),
+            id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            address TEXT,
+            city TEXT,
+            region TEXT,
+            country TEXT NOT NULL,
+            postal_code TEXT,
+            latitude REAL NOT NULL,
+            longitude REAL NOT NULL,
+            timezone TEXT,
+            website TEXT,
+            restrictions TEXT,
+            proof_of_residence INTEGER NOT NULL DEFAULT 0,
+            local_radius_miles REAL,
+            local_discount_percent REAL,
+            reservation_required INTEGER NOT NULL DEFAULT 0,
+            store_discount_only INTEGER NOT NULL DEFAULT 0,
+            coord_source TEXT,
+            PRIMARY KEY (list_version, id)
+        );
+        -- publish / rollback history (who re-activated which version when)
+        CREATE TABLE list_events (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            profile TEXT NOT NULL,
+            action TEXT NOT NULL,
+            list_version INTEGER NOT NULL,
+            previous_version INTEGER,
+            actor TEXT
+        );
+        -- append-only check-in log; an undo is a new row pointing at the one it undoes
+        CREATE TABLE checkins (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            visit TEXT NOT NULL,
+            home TEXT,
+            member_id TEXT,
+            names TEXT,
+            admit INTEGER NOT NULL,
+            reasons TEXT NOT NULL,
+            home_distance_miles REAL,
+            residence_distance_miles REAL,
+            list_version INTEGER,
+            party_size INTEGER NOT NULL DEFAULT 1,
+            staff_user TEXT,
+            source TEXT NOT NULL,
+            idempotency_key TEXT UNIQUE,
+            undoes INTEGER REFERENCES checkins(id),
+            card_key_id TEXT
+        );
+        CREATE INDEX checkins_at ON checkins(at);
+        CREATE TRIGGER checkins_no_update BEFORE UPDATE ON checkins
+            BEGIN SELECT RAISE(ABORT, 'the check-in log is append-only'); END;
+        CREATE TRIGGER checkins_no_delete BEFORE DELETE ON checkins
+            BEGIN SELECT RAISE(ABORT, 'the check-in log is append-only'); END;
+        CREATE TABLE users (
+            username TEXT PRIMARY KEY,
+            password_hash TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('desk', 'admin')),
+            created_at TEXT NOT NULL,
+            disabled INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE api_tokens (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            token_sha256 TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT
+        );
+        CREATE TABLE issuer_keys (
+            key_id TEXT PRIMARY KEY,
+            institution_id TEXT NOT NULL,
+            public_key TEXT NOT NULL,
+            private_key BLOB,
+            created_at TEXT NOT NULL,
+            retired_at TEXT,
+            revoked_at TEXT
+        );
+        CREATE TABLE card_revocations (
+            institution_id TEXT NOT NULL,
+            member_id TEXT NOT NULL,
+            revoked_at TEXT NOT NULL,
+            reason TEXT,
+            PRIMARY KEY (institution_id, member_id)
+        );
+        CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT
+        );
+        INSERT INTO profiles (name, title, radius_miles, residence_rule)
+            VALUES ('astc', 'ASTC Travel Passport Program', 90.0, 1);
+        """
+    )
+
+
+# Append new migrations; never edit or reorder a released one.
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial]
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Apply the missing migrations in order; return the schema version."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    done = {row[0] for row in db.execute("SELECT version FROM schema_migrations").fetchall()}
+    for number, migration in enumerate(MIGRATIONS, start=1):
+        if number in done:
+            continue
+        with db.atomic():
+            migration(db)
+            db.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                [number, utc_now_iso()],
+            )
+    return len(MIGRATIONS)
+
+
+def open_db(path: str | os.PathLike[str] | None = None) -> sqlite_utils.Database:
+    """Open (creating if needed) the store at ``path`` (default: ``default_db_path()``).
+
+    Enables WAL and foreign keys and applies migrations. Safe to call from several
+    processes: migrations run in a transaction and are idempotent.
+    """
+    db_path = Path(path) if path is not None else default_db_path()
+    try:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite_utils.Database(db_path)
+        # A writer waits for a lock instead of failing at once (kiosk + CLI at the same time).
+        db.execute("PRAGMA busy_timeout = 5000")
+        db.enable_wal()
+        db.execute("PRAGMA foreign_keys = ON")
+        migrate(db)
+    except Exception as exc:  # sqlite3.DatabaseError and OSError both mean "not usable"
+        raise StoreError(f"cannot open passport store {db_path}: {exc}") from exc
+    return db
+
+
+# --------------------------------------------------------------------------- settings
+
+def get_setting(db: sqlite_utils.Database, key: str, default: str | None = None) -> str | None:
+    row = db.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
+    return row[0] if row else default
+
+
+def set_setting(db: sqlite_utils.Database, key: str, value: str | None) -> None:
+    with db.atomic():
+        db.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )
+
+
+# --------------------------------------------------------------------------- profiles
+# (owner: passport/rules.py)
+
+def get_profile_row(db: sqlite_utils.Database, name: str) -> dict | None:
+    rows = list(db.query("SELECT * FROM profiles WHERE name = ?", [name]))
+    return rows[0] if rows else None
+
+
+# --------------------------------------------------------------------------- participant lists
+# (owner: passport/institutions.py)
+
+
+# --------------------------------------------------------------------------- check-in log
+# (owner: passport/checkins.py)
+
+
+# --------------------------------------------------------------------------- users and API tokens
+# (owner: passport/auth.py)
+
+
+# --------------------------------------------------------------------------- issuer keys, revocations
+# (owner: passport/keys.py)
