@@ -245,3 +245,126 @@ def get_profile_row(db: sqlite_utils.Database, name: str) -> dict | None:
 
 # --------------------------------------------------------------------------- issuer keys, revocations
 # (owner: passport/keys.py)
+
+def insert_issuer_key(
+    db: sqlite_utils.Database,
+    key_id: str,
+    institution_id: str,
+    public_key: str,
+    private_key: bytes | None,
+    created_at: str,
+) -> None:
+    with db.atomic():
+        db.execute(
+            "INSERT INTO issuer_keys (key_id, institution_id, public_key, private_key, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [key_id, institution_id, public_key, private_key, created_at],
+        )
+
+
+def get_issuer_key_row(db: sqlite_utils.Database, key_id: str) -> dict | None:
+    rows = list(db.query("SELECT * FROM issuer_keys WHERE key_id = ?", [key_id]))
+    return rows[0] if rows else None
+
+
+def list_issuer_key_rows(
+    db: sqlite_utils.Database, institution_id: str | None = None
+) -> list[dict]:
+    """Keys oldest first (the private key column is left out)."""
+    sql = (
+        "SELECT key_id, institution_id, public_key, created_at, retired_at, revoked_at, "
+        "private_key IS NOT NULL AS has_private_key FROM issuer_keys"
+    )
+    params: list = []
+    if institution_id is not None:
+        sql += " WHERE institution_id = ?"
+        params.append(institution_id)
+    return list(db.query(sql + " ORDER BY created_at, key_id", params))
+
+
+def signing_key_row(db: sqlite_utils.Database, institution_id: str) -> dict | None:
+    """The newest key of ``institution_id`` that has a private key and is neither
+    retired nor revoked (after a rotation, the new key signs)."""
+    rows = list(
+        db.query(
+            "SELECT * FROM issuer_keys WHERE institution_id = ? AND private_key IS NOT NULL "
+            "AND retired_at IS NULL AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1",
+            [institution_id],
+        )
+    )
+    return rows[0] if rows else None
+
+
+def end_issuer_key(db: sqlite_utils.Database, key_id: str, column: str, at: str) -> None:
+    """Set ``retired_at`` or ``revoked_at`` (once) and drop the private key."""
+    if column not in ("retired_at", "revoked_at"):
+        raise ValueError(f"not a key end column: {column!r}")
+    with db.atomic():
+        db.execute(
+            f"UPDATE issuer_keys SET {column} = COALESCE({column}, ?), private_key = NULL "
+            "WHERE key_id = ?",
+            [at, key_id],
+        )
+
+
+def insert_card_revocation(
+    db: sqlite_utils.Database, institution_id: str, member_id: str, at: str, reason: str | None
+) -> bool:
+    """Record the revocation; False when it was already revoked (the first one stays)."""
+    with db.atomic():
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO card_revocations (institution_id, member_id, revoked_at, reason) "
+            "VALUES (?, ?, ?, ?)",
+            [institution_id, member_id, at, reason],
+        )
+    return cursor.rowcount == 1
+
+
+def is_card_revoked(db: sqlite_utils.Database, institution_id: str, member_id: str) -> bool:
+    row = db.execute(
+        "SELECT 1 FROM card_revocations WHERE institution_id = ? AND member_id = ?",
+        [institution_id, member_id],
+    ).fetchone()
+    return row is not None
+
+
+def list_card_revocation_rows(db: sqlite_utils.Database) -> list[dict]:
+    return list(
+        db.query("SELECT * FROM card_revocations ORDER BY institution_id, member_id")
+    )
+
+
+def import_trust_rows(
+    db: sqlite_utils.Database, keys: list[dict], revocations: list[dict]
+) -> tuple[int, int]:
+    """Merge an already validated trust list in one transaction; return (keys, cards) added.
+
+    New keys are inserted without a private key; for known keys only the retired/revoked
+    times are taken over and never cleared (a revoked key cannot be revived by an import).
+    """
+    keys_added = cards_added = 0
+    with db.atomic():
+        for key in keys:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO issuer_keys "
+                "(key_id, institution_id, public_key, private_key, created_at, retired_at, "
+                "revoked_at) VALUES (?, ?, ?, NULL, ?, ?, ?)",
+                [key["key_id"], key["institution_id"], key["public_key"], key["created_at"],
+                 key["retired_at"], key["revoked_at"]],
+            )
+            keys_added += cursor.rowcount
+            for column in ("retired_at", "revoked_at"):
+                if key[column] is not None:
+                    db.execute(
+                        f"UPDATE issuer_keys SET {column} = COALESCE({column}, ?), "
+                        "private_key = NULL WHERE key_id = ?",
+                        [key[column], key["key_id"]],
+                    )
+        for card in revocations:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO card_revocations "
+                "(institution_id, member_id, revoked_at, reason) VALUES (?, ?, ?, ?)",
+                [card["institution_id"], card["member_id"], card["revoked_at"], card["reason"]],
+            )
+            cards_added += cursor.rowcount
+    return keys_added, cards_added

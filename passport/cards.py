@@ -1,0 +1,535 @@
+"""Signed member cards: the compact payload in a card's QR code, issuing and verifying it.
+
+Payload, format version 1 (full byte-level spec in README.md, section "cards")::
+
+    PYZ1 <base32 of body || signature>
+
+- ``PYZ1`` is the prefix: ``PYZ`` marks a Passport card and lets ``normalize_scan`` detect
+  the keyboard layout a USB scanner typed it through (see there), ``1`` is the version.
+- The rest is RFC 4648 base32 (``A-Z2-7``, no ``=`` padding) of the binary body followed
+  by the 64-byte Ed25519 signature over ``b"PYZ1" + body``.
+
+Why base32: every character is in the QR alphanumeric set (5.5 bits per character, so
+base32 costs 10 % over raw bits against base45's 3 %), and unlike base45 or base64 it has
+no space, no punctuation and no lower case: keyboard-wedge scanners type it through any
+Latin layout's letter and digit keys, and a Caps Lock or layout mix-up is reversible.
+
+Body (integers big-endian)::
+
+    u8   flags         bit 0: residence present; bit 1: issuer id is UTF-8, not packed;
+                       other bits 0
+    6 B  key id        first 6 bytes of SHA-256 of the raw Ed25519 public key
+    u16  expires       days since 2000-01-01; valid through that day inclusive
+    u8   party size    1 = individual membership; 2..99 = group (people covered)
+    issuer id          packed: u8 length n, then the base-37 number of the id's characters
+                       over "-0123456789abcdefghijklmnopqrstuvwxyz" in the fewest bytes
+                       that hold 37**n - 1; UTF-8 (flag bit 1): u8 length + bytes
+    str  member id     u8 length + UTF-8 (1..64 bytes)
+    u8   name count    1..8, then each name as u8 length + UTF-8 (1..64 bytes)
+    [residence]        2 B country (ISO 3166 alpha-2, A-Z) + str postal code (1..12)
+
+Decoding is strict: one encoding per card (canonical base32, no spare bytes, no unknown
+flags), so any change to the text is a change to the signed bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import os
+import re
+import unicodedata
+import warnings
+from collections.abc import Container, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import sqlite_utils
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from passport import keys
+
+log = logging.getLogger(__name__)
+
+PREFIX = "PYZ1"
+FORMAT_VERSION = 1
+SIGNATURE_BYTES = 64
+MAX_PAYLOAD_CHARS = 1200  # far above any real card; cuts fuzzed or pasted junk short
+MAX_TEXT_BYTES = 64
+MAX_NAMES = 8
+MAX_PARTY_SIZE = 99
+GROUP_PARTY_SIZE = 6  # ASTC rules from 2026: up to 2 adults + 4 children on a group membership
+EPOCH = date(2000, 1, 1)
+LAST_EXPIRY = EPOCH + timedelta(days=0xFFFF)
+
+# Reason codes (the same strings as passport.rules; kept here so cards has no upward import).
+CARD_MALFORMED = "CARD_MALFORMED"
+CARD_SIGNATURE_INVALID = "CARD_SIGNATURE_INVALID"
+KEY_UNKNOWN = "KEY_UNKNOWN"
+CARD_REVOKED = "CARD_REVOKED"
+CARD_EXPIRED = "CARD_EXPIRED"
+
+_FLAG_RESIDENCE = 0x01
+_FLAG_ISSUER_UTF8 = 0x02
+_SLUG_ALPHABET = "-0123456789abcdefghijklmnopqrstuvwxyz"
+_SLUG_RE = re.compile(r"[a-z0-9-]{1,100}")
+_BASE32_RE = re.compile(r"[A-Z2-7]+")
+_POSTAL_RE = re.compile(r"[A-Z0-9][A-Z0-9 -]{0,10}[A-Z0-9]|[A-Z0-9]")
+_COUNTRY_RE = re.compile(r"[A-Z]{2}")
+_SLUG_BYTES = [0] + [((37**n - 1).bit_length() + 7) // 8 for n in range(1, 101)]
+
+
+class CardIssueError(ValueError):
+    """A card cannot be issued with these details (the message names the bad value)."""
+
+
+class CardImageError(ValueError):
+    """An image cannot be read or holds no QR code."""
+
+
+class _Malformed(Exception):
+    """Internal: the payload does not follow the format (message says where)."""
+
+
+@dataclass(frozen=True)
+class Card:
+    """The contents of a card (as decoded; trust them only when ``CardCheck.valid``)."""
+
+    version: int
+    issuer_id: str
+    key_id: str
+    member_id: str
+    names: tuple[str, ...]
+    party_size: int
+    expires: date
+    postal_code: str | None = None
+    country: str | None = None
+
+    @property
+    def membership(self) -> str:
+        """``individual`` (covers the named cardholder) or ``group``."""
+        return "individual" if self.party_size == 1 else "group"
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (``expires`` as YYYY-MM-DD, ``names`` as a list)."""
+        return {
+            "version": self.version,
+            "issuer_id": self.issuer_id,
+            "key_id": self.key_id,
+            "member_id": self.member_id,
+            "names": list(self.names),
+            "party_size": self.party_size,
+            "membership": self.membership,
+            "expires": self.expires.isoformat(),
+            "postal_code": self.postal_code,
+            "country": self.country,
+        }
+
+
+@dataclass(frozen=True)
+class CardCheck:
+    """The result of verifying a payload: valid only when ``reasons`` is empty.
+
+    ``card`` is the decoded card even when it is not valid (so staff can see what it
+    claims), None only when the payload is malformed. ``detail`` explains a malformed one.
+    """
+
+    valid: bool
+    reasons: list[str]
+    card: Card | None
+    detail: str | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict:
+        """``{"valid", "reasons", "card"}`` as ``passport card verify --json`` prints it."""
+        return {
+            "valid": self.valid,
+            "reasons": list(self.reasons),
+            "card": self.card.to_dict() if self.card is not None else None,
+        }
+
+
+# ----------------------------------------------------------------------------- scanner input
+
+# What a scanner configured for a US keyboard types when the computer uses a French (AZERTY)
+# layout, mapped back: the letter keys A/Q and Z/W trade places, M's key gives "?" with
+# Shift, and the unshifted digit row gives symbols (Belgian AZERTY: "§" for 6, "!" for 8).
+_AZERTY_BACK = str.maketrans({
+    "Q": "A", "A": "Q", "W": "Z", "Z": "W", "?": "M",
+    "&": "1", "é": "2", '"': "3", "'": "4", "(": "5", "-": "6", "§": "6",
+    "è": "7", "_": "8", "!": "8", "ç": "9", "à": "0",
+})
+# German, Austrian and Swiss QWERTZ layouts trade Y and Z; digits and other letters agree.
+_QWERTZ_BACK = str.maketrans({"Y": "Z", "Z": "Y"})
+_AZERTY_PREFIX = PREFIX.translate(str.maketrans({"Z": "W", "1": "&"}))  # "PYW&"
+_QWERTZ_PREFIX = PREFIX.translate(_QWERTZ_BACK)  # "PZY1"
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def normalize_scan(text: str) -> str:
+    """Undo what scanners and keyboards do to a payload; any other text is returned as is.
+
+    Exactly these, in this order:
+
+    1. Whitespace (spaces, tabs, CR, LF: the Enter a scanner sends, line breaks of a paste)
+       and control/format characters (STX/ETX framing some scanners add, zero-width
+       characters) are removed everywhere: none of them is in the payload alphabet.
+    2. Caps Lock: text with lower-case ASCII letters and no upper-case ones is upper-cased
+       (the payload has no lower case; mixed case is left alone and fails).
+    3. Keyboard layout, recognised from the prefix as typed, then mapped back over the whole
+       text: ``PZY1`` = German/Austrian/Swiss QWERTZ (Y and Z swapped back); ``PYW&`` =
+       French/Belgian AZERTY (A/Q, Z/W, "?"->M and the digit-row symbols
+       ``& é " ' ( - è _ ç à`` -> ``1..0``, Belgian ``§``->6, ``!``->8).
+
+    Both layout prefixes differ from ``PYZ1`` in two places, so no single typo triggers a
+    mapping. For example ``normalize_scan(" pyz1abc\\r\\n") == "PYZ1ABC"``.
+    """
+    if not isinstance(text, str):
+        return ""
+    kept = "".join(
+        ch for ch in text
+        if not ch.isspace() and unicodedata.category(ch) not in ("Cc", "Cf")
+    )
+    if re.search("[a-z]", kept) and not re.search("[A-Z]", kept):
+        kept = kept.translate(_ASCII_UPPER)
+    if kept.startswith(_QWERTZ_PREFIX):
+        kept = kept.translate(_QWERTZ_BACK)
+    elif kept.startswith(_AZERTY_PREFIX):
+        kept = kept.translate(_AZERTY_BACK)
+    return kept
+
+
+# ----------------------------------------------------------------------------- field checks
+
+def _check_text(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise CardIssueError(f"{what} is not text: {value!r}")
+    size = len(value.encode("utf-8"))
+    if not 1 <= size <= MAX_TEXT_BYTES:
+        raise CardIssueError(f"{what} must be 1 to {MAX_TEXT_BYTES} bytes of UTF-8: {value!r}")
+    if value != value.strip() or any(unicodedata.category(ch)[0] == "C" for ch in value):
+        raise CardIssueError(f"{what} has control characters or spaces at an end: {value!r}")
+    return value
+
+
+def _check_fields(card: Card) -> None:
+    """Raise CardIssueError unless every field is within the format (issue and decode)."""
+    try:
+        keys.check_institution_id(card.issuer_id)
+    except ValueError as exc:
+        raise CardIssueError(str(exc)) from None
+    if not re.fullmatch("[0-9a-f]{12}", card.key_id):
+        raise CardIssueError(f"not a key id: {card.key_id!r}")
+    _check_text(card.member_id, "member id")
+    if not 1 <= len(card.names) <= MAX_NAMES:
+        raise CardIssueError(f"a card names 1 to {MAX_NAMES} people, not {len(card.names)}")
+    for name in card.names:
+        _check_text(name, "name")
+    if (not isinstance(card.party_size, int) or isinstance(card.party_size, bool)
+            or not 1 <= card.party_size <= MAX_PARTY_SIZE):
+        raise CardIssueError(f"party size must be 1 to {MAX_PARTY_SIZE}: {card.party_size!r}")
+    if not isinstance(card.expires, date) or isinstance(card.expires, datetime):
+        raise CardIssueError(f"expiry is not a date: {card.expires!r}")
+    if not EPOCH <= card.expires <= LAST_EXPIRY:
+        raise CardIssueError(f"expiry must be {EPOCH} to {LAST_EXPIRY}: {card.expires}")
+    if (card.postal_code is None) != (card.country is None):
+        raise CardIssueError("give both postal code and country, or neither")
+    if card.postal_code is not None:
+        if not isinstance(card.postal_code, str) or not _POSTAL_RE.fullmatch(card.postal_code):
+            raise CardIssueError(f"not a postal code: {card.postal_code!r}")
+        if not isinstance(card.country, str) or not _COUNTRY_RE.fullmatch(card.country):
+            raise CardIssueError(f"not a two-letter country code: {card.country!r}")
+
+
+# ----------------------------------------------------------------------------- encoding
+
+def _text_bytes(value: str) -> bytes:
+    raw = value.encode("utf-8")
+    return bytes([len(raw)]) + raw
+
+
+def _issuer_bytes(issuer_id: str) -> tuple[int, bytes]:
+    if not _SLUG_RE.fullmatch(issuer_id):
+        return _FLAG_ISSUER_UTF8, _text_bytes(issuer_id)
+    number = 0
+    for ch in issuer_id:
+        number = number * 37 + _SLUG_ALPHABET.index(ch)
+    size = _SLUG_BYTES[len(issuer_id)]
+    return 0, bytes([len(issuer_id)]) + number.to_bytes(size, "big")
+
+
+def _body(card: Card) -> bytes:
+    issuer_flag, issuer = _issuer_bytes(card.issuer_id)
+    flags = issuer_flag | (_FLAG_RESIDENCE if card.postal_code is not None else 0)
+    out = bytearray([flags])
+    out += bytes.fromhex(card.key_id)
+    out += (card.expires - EPOCH).days.to_bytes(2, "big")
+    out.append(card.party_size)
+    out += issuer
+    out += _text_bytes(card.member_id)
+    out.append(len(card.names))
+    for name in card.names:
+        out += _text_bytes(name)
+    if card.postal_code is not None:
+        out += card.country.encode("ascii") + _text_bytes(card.postal_code)
+    return bytes(out)
+
+
+def _b32(raw: bytes) -> str:
+    return base64.b32encode(raw).decode("ascii").rstrip("=")
+
+
+def sign(card: Card, private_key: Ed25519PrivateKey) -> str:
+    """The payload of ``card`` signed with ``private_key`` (no store needed).
+
+    ``card.key_id`` must be the id of that key (``passport.keys.key_id_for``).
+    """
+    _check_fields(card)
+    if card.version != FORMAT_VERSION:
+        raise CardIssueError(f"cannot write card format version {card.version!r}")
+    message = PREFIX.encode("ascii") + _body(card)
+    return PREFIX + _b32(message[len(PREFIX):] + private_key.sign(message))
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos = data, 0
+
+    def take(self, size: int) -> bytes:
+        if self.pos + size > len(self.data):
+            raise _Malformed("the body ends early")
+        chunk = self.data[self.pos:self.pos + size]
+        self.pos += size
+        return chunk
+
+    def u8(self) -> int:
+        return self.take(1)[0]
+
+    def text(self, what: str) -> str:
+        raw = self.take(self.u8())
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _Malformed(f"{what} is not UTF-8") from None
+
+
+def _read_issuer(reader: _Reader, utf8: bool) -> str:
+    if utf8:
+        return reader.text("issuer id")
+    count = reader.u8()
+    if not 1 <= count <= 100:
+        raise _Malformed("issuer id length out of range")
+    number = int.from_bytes(reader.take(_SLUG_BYTES[count]), "big")
+    if number >= 37**count:
+        raise _Malformed("issuer id out of range")
+    chars = []
+    for _ in range(count):
+        number, digit = divmod(number, 37)
+        chars.append(_SLUG_ALPHABET[digit])
+    return "".join(reversed(chars))
+
+
+def _decode(text: str) -> tuple[Card, bytes, bytes]:
+    """Split a normalized payload into (card, signed message, signature) or raise _Malformed."""
+    if len(text) > MAX_PAYLOAD_CHARS:
+        raise _Malformed("too long for a card")
+    if not text.startswith(PREFIX):
+        if text.startswith(PREFIX[:3]):
+            raise _Malformed(f"unsupported card format version {text[3:4]!r}")
+        raise _Malformed("not a Passport card (no PYZ1 prefix)")
+    encoded = text[len(PREFIX):]
+    if not _BASE32_RE.fullmatch(encoded) or len(encoded) % 8 in (1, 3, 6):
+        raise _Malformed("not base32 after the prefix")
+    raw = base64.b32decode(encoded + "=" * (-len(encoded) % 8))
+    if _b32(raw) != encoded:  # spare bits set: a second spelling of the same bytes
+        raise _Malformed("not canonical base32")
+    if len(raw) <= SIGNATURE_BYTES:
+        raise _Malformed("too short to hold a signature")
+    body, signature = raw[:-SIGNATURE_BYTES], raw[-SIGNATURE_BYTES:]
+    reader = _Reader(body)
+    flags = reader.u8()
+    if flags & ~(_FLAG_RESIDENCE | _FLAG_ISSUER_UTF8):
+        raise _Malformed("unknown flags")
+    key_id = reader.take(6).hex()
+    expires = EPOCH + timedelta(days=int.from_bytes(reader.take(2), "big"))
+    party_size = reader.u8()
+    issuer_id = _read_issuer(reader, bool(flags & _FLAG_ISSUER_UTF8))
+    member_id = reader.text("member id")
+    names = tuple(reader.text("name") for _ in range(reader.u8()))
+    postal_code = country = None
+    if flags & _FLAG_RESIDENCE:
+        try:
+            country = reader.take(2).decode("ascii")
+        except UnicodeDecodeError:
+            raise _Malformed("country is not ASCII") from None
+        postal_code = reader.text("postal code")
+    if reader.pos != len(body):
+        raise _Malformed("bytes left over after the last field")
+    card = Card(FORMAT_VERSION, issuer_id, key_id, member_id, names, party_size, expires,
+                postal_code, country)
+    try:
+        _check_fields(card)
+    except CardIssueError as exc:
+        raise _Malformed(str(exc)) from None
+    if (flags & _FLAG_ISSUER_UTF8) and _SLUG_RE.fullmatch(issuer_id):
+        raise _Malformed("issuer id should have been packed")
+    return card, PREFIX.encode("ascii") + body, signature
+
+
+def decode(payload: str) -> Card:
+    """The card a payload claims to be, unverified; raises ``ValueError`` if malformed."""
+    try:
+        return _decode(normalize_scan(payload))[0]
+    except _Malformed as exc:
+        raise ValueError(f"malformed card payload: {exc}") from None
+
+
+# ----------------------------------------------------------------------------- verifying
+
+def _judge(card: Card, message: bytes, signature: bytes, key: keys.TrustedKey | None,
+           member_revoked: bool, on: date) -> CardCheck:
+    reasons = []
+    if key is None or key.institution_id != card.issuer_id or key.status == keys.RETIRED:
+        reasons.append(KEY_UNKNOWN)
+    else:
+        try:
+            key.public_key.verify(signature, message)
+        except InvalidSignature:
+            reasons.append(CARD_SIGNATURE_INVALID)
+        if key.status == keys.REVOKED:
+            reasons.append(CARD_REVOKED)
+    if member_revoked and CARD_REVOKED not in reasons:
+        reasons.append(CARD_REVOKED)
+    if on > card.expires:
+        reasons.append(CARD_EXPIRED)
+    return CardCheck(not reasons, reasons, card)
+
+
+def _visit_date(on: date | None) -> date:
+    if on is None:
+        return date.today()
+    if isinstance(on, datetime):
+        return on.date()
+    if not isinstance(on, date):
+        raise TypeError(f"the visit date must be a date, not {on!r}")
+    return on
+
+
+def verify_with_trust(
+    payload: str,
+    trust: Mapping[str, keys.TrustedKey],
+    on: date | None,
+    revoked: Container[tuple[str, str]] = frozenset(),
+) -> CardCheck:
+    """Verify ``payload`` against in-memory keys (key id -> TrustedKey) and revoked
+    (institution id, member id) pairs, as ``passport.keys.load_trust(db)`` returns them.
+
+    Never raises on a bad payload: reasons, in this order, any of ``CARD_MALFORMED``
+    (alone), ``KEY_UNKNOWN``, ``CARD_SIGNATURE_INVALID``, ``CARD_REVOKED``, ``CARD_EXPIRED``.
+    A card is valid through its expiry date inclusive (``on`` is the visit date).
+    """
+    on = _visit_date(on)
+    try:
+        card, message, signature = _decode(normalize_scan(payload))
+    except _Malformed as exc:
+        return CardCheck(False, [CARD_MALFORMED], None, str(exc))
+    member_revoked = (card.issuer_id, card.member_id) in revoked
+    return _judge(card, message, signature, trust.get(card.key_id), member_revoked, on)
+
+
+def verify(db: sqlite_utils.Database, payload: str, on: date | None = None) -> CardCheck:
+    """Verify a scanned or typed payload against the store's trust list on visit date ``on``
+    (default: today). Scanner quirks are undone first (``normalize_scan``).
+
+    Never raises on a bad payload; see ``verify_with_trust`` for the reasons. Example::
+
+        check = verify(db, "PYZ1...", date(2026, 5, 1))
+        if check.valid: admit(check.card.issuer_id, check.card.expires)
+    """
+    on = _visit_date(on)
+    try:
+        card, message, signature = _decode(normalize_scan(payload))
+    except _Malformed as exc:
+        return CardCheck(False, [CARD_MALFORMED], None, str(exc))
+    key = keys.trusted_key(db, card.key_id)
+    member_revoked = keys.is_card_revoked(db, card.issuer_id, card.member_id)
+    return _judge(card, message, signature, key, member_revoked, on)
+
+
+# ----------------------------------------------------------------------------- issuing
+
+def issue(
+    db: sqlite_utils.Database,
+    institution_id: str,
+    member_id: str,
+    names: Sequence[str] | str,
+    expires: date,
+    party_size: int = 1,
+    postal_code: str | None = None,
+    country: str | None = None,
+) -> str:
+    """Sign a card with the institution's current key and return its payload.
+
+    ``party_size`` 1 is an individual membership; ``GROUP_PARTY_SIZE`` (6) is the ASTC
+    group membership. Postal codes and countries are upper-cased. Raises
+    ``CardIssueError`` for a bad field, ``keys.KeyStoreError`` when the institution has
+    no signing key. Example::
+
+        payload = issue(db, "exploratorium-san-francisco", "M-1042", ["Ada Lovelace"],
+                        date(2027, 6, 30), postal_code="94111", country="US")
+    """
+    if isinstance(names, str):
+        names = [names]
+    if postal_code is not None:
+        postal_code = postal_code.strip().upper()
+    if country is not None:
+        country = country.strip().upper()
+    try:
+        keys.check_institution_id(institution_id)
+    except ValueError as exc:
+        raise CardIssueError(str(exc)) from None
+    key_id, private_key = keys.signing_key(db, institution_id)
+    card = Card(FORMAT_VERSION, institution_id, key_id, member_id, tuple(names), party_size,
+                expires, postal_code, country)
+    _check_fields(card)
+    if keys.is_card_revoked(db, institution_id, member_id):
+        raise CardIssueError(
+            f"member {member_id!r} of {institution_id} is revoked; issue under a new member id"
+        )
+    return sign(card, private_key)
+
+
+# ----------------------------------------------------------------------------- images
+
+def decode_image(path_or_bytes: str | os.PathLike[str] | bytes) -> str:
+    """The text of the QR code in an image file or its bytes (PNG, JPEG, ...).
+
+    Prefers a code that holds a Passport payload when the image has several. Raises
+    ``CardImageError`` when the image cannot be read or holds no QR code. The text is
+    returned as decoded; ``verify`` normalizes it.
+    """
+    from PIL import Image  # pillow and zxing-cpp load only when an image is decoded
+    import zxingcpp
+
+    source = (io.BytesIO(bytes(path_or_bytes))
+              if isinstance(path_or_bytes, (bytes, bytearray, memoryview)) else path_or_bytes)
+    try:
+        with warnings.catch_warnings():
+            # A huge image is refused rather than decoded (memory on the kiosk's server).
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(source) as image:
+                gray = image.convert("L")
+    except FileNotFoundError:
+        raise CardImageError(f"no such image file: {path_or_bytes}") from None
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning) as exc:
+        raise CardImageError(f"cannot read the image: {exc}") from None
+    found = [r.text for r in zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode)
+             if r.valid and r.text]
+    if not found:
+        raise CardImageError("no QR code found in the image")
+    for text in found:
+        if normalize_scan(text).startswith(PREFIX):
+            return text
+    return found[0]
