@@ -1,1 +1,49 @@
-"""The kiosk Flask app."""
+"""The kiosk Flask app (front desk, member pages, admin console, JSON API)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. Config layers, later ones winning: defaults, the instance folder's
+    ``config.py``, ``PASSPORT_*`` environment variables (``PASSPORT_DB``, ``PASSPORT_SITE``,
+    ``PASSPORT_SECRET_KEY``...), then ``test_config``."""
+    from kiosk import admin, api, auth, db, desk, errors, health, member, security
+    from passport import store
+
+    app = Flask(
+        __name__,
+        instance_path=str(store.default_instance_dir()),
+        instance_relative_config=True,
+    )
+    app.config.from_mapping(
+        SECRET_KEY=None,
+        DB=None,  # the store file; None means passport.store.default_db_path()
+        SITE=None,  # the kiosk's own institution id unless set in the admin console
+        UNDO_WINDOW_SECONDS=120,
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,  # list uploads and card photos
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("PASSPORT")
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    if not app.config["DB"]:
+        app.config["DB"] = str(store.default_db_path())
+    if app.config["SITE"] is not None:
+        app.config["SITE"] = str(app.config["SITE"])
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = security.instance_secret_key(app.instance_path)
+
+    db.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    for module in (auth, desk, member, admin, api, health):
+        app.register_blueprint(module.bp)
+    app.add_url_rule("/", endpoint="index", view_func=desk.index)
+    return app

@@ -238,9 +238,185 @@ def get_profile_row(db: sqlite_utils.Database, name: str) -> dict | None:
 # --------------------------------------------------------------------------- check-in log
 # (owner: passport/checkins.py)
 
+CHECKIN_COLUMNS = (
+    "at", "visit", "home", "member_id", "names", "admit", "reasons", "home_distance_miles",
+    "residence_distance_miles", "list_version", "party_size", "staff_user", "source",
+    "idempotency_key", "undoes", "card_key_id",
+)
+
+
+def insert_checkin(db: sqlite_utils.Database, row: dict) -> int:
+    """Append one row and commit before returning; a duplicate idempotency key raises
+    ``sqlite3.IntegrityError`` (the caller then reads the original row)."""
+    columns = ", ".join(CHECKIN_COLUMNS)
+    marks = ", ".join("?" for _ in CHECKIN_COLUMNS)
+    with db.atomic():
+        cursor = db.execute(
+            f"INSERT INTO checkins ({columns}) VALUES ({marks})",
+            [row.get(name) for name in CHECKIN_COLUMNS],
+        )
+    return cursor.lastrowid
+
+
+def get_checkin_row(db: sqlite_utils.Database, checkin_id: int) -> dict | None:
+    rows = list(db.query("SELECT * FROM checkins WHERE id = ?", [checkin_id]))
+    return rows[0] if rows else None
+
+
+def get_checkin_row_by_key(db: sqlite_utils.Database, key: str) -> dict | None:
+    rows = list(db.query("SELECT * FROM checkins WHERE idempotency_key = ?", [key]))
+    return rows[0] if rows else None
+
+
+def query_checkin_rows(
+    db: sqlite_utils.Database,
+    from_iso: str | None,
+    to_iso: str | None,
+    limit: int,
+    visit: str | None = None,
+) -> list[dict]:
+    """Rows with ``from_iso <= at < to_iso`` (either bound optional), newest first.
+
+    Each row carries ``undone_by``: the id of the row that undid it, or NULL.
+    """
+    where, params = ["1 = 1"], []
+    if from_iso is not None:
+        where.append("c.at >= ?")
+        params.append(from_iso)
+    if to_iso is not None:
+        where.append("c.at < ?")
+        params.append(to_iso)
+    if visit is not None:
+        where.append("c.visit = ?")
+        params.append(visit)
+    params.append(limit)
+    return list(
+        db.query(
+            "SELECT c.*, (SELECT u.id FROM checkins u WHERE u.undoes = c.id) AS undone_by "
+            f"FROM checkins c WHERE {' AND '.join(where)} ORDER BY c.id DESC LIMIT ?",
+            params,
+        )
+    )
+
+
+def last_undoable_checkin_row(
+    db: sqlite_utils.Database, visit: str, since_iso: str
+) -> dict | None:
+    """The newest entry at ``visit`` since ``since_iso`` that is not an undo and not undone."""
+    rows = list(
+        db.query(
+            "SELECT * FROM checkins c WHERE c.visit = ? AND c.at >= ? AND c.undoes IS NULL "
+            "AND NOT EXISTS (SELECT 1 FROM checkins u WHERE u.undoes = c.id) "
+            "ORDER BY c.id DESC LIMIT 1",
+            [visit, since_iso],
+        )
+    )
+    return rows[0] if rows else None
+
+
+def checkin_counts(
+    db: sqlite_utils.Database, visit: str, from_iso: str, to_iso: str
+) -> dict:
+    """Entries and people admitted / denied at ``visit`` in ``[from_iso, to_iso)``,
+    leaving out undo rows and the entries they undid."""
+    row = db.execute(
+        "SELECT "
+        "COALESCE(SUM(admit = 1), 0), COALESCE(SUM(CASE WHEN admit = 1 THEN party_size END), 0), "
+        "COALESCE(SUM(admit = 0), 0), COALESCE(SUM(CASE WHEN admit = 0 THEN party_size END), 0) "
+        "FROM checkins c WHERE c.visit = ? AND c.at >= ? AND c.at < ? AND c.undoes IS NULL "
+        "AND NOT EXISTS (SELECT 1 FROM checkins u WHERE u.undoes = c.id)",
+        [visit, from_iso, to_iso],
+    ).fetchone()
+    undone = db.execute(
+        "SELECT COUNT(*) FROM checkins WHERE visit = ? AND at >= ? AND at < ? "
+        "AND undoes IS NOT NULL",
+        [visit, from_iso, to_iso],
+    ).fetchone()[0]
+    return {
+        "admitted": row[0],
+        "admitted_people": row[1],
+        "denied": row[2],
+        "denied_people": row[3],
+        "undone": undone,
+    }
+
+
 
 # --------------------------------------------------------------------------- users and API tokens
 # (owner: passport/auth.py)
+
+def insert_user(db: sqlite_utils.Database, username: str, password_hash: str, role: str) -> None:
+    """Insert a staff user; a taken username raises ``sqlite3.IntegrityError``."""
+    with db.atomic():
+        db.execute(
+            "INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
+            [username, password_hash, role, utc_now_iso()],
+        )
+
+
+def get_user_row(db: sqlite_utils.Database, username: str) -> dict | None:
+    rows = list(db.query("SELECT * FROM users WHERE username = ?", [username]))
+    return rows[0] if rows else None
+
+
+def list_user_rows(db: sqlite_utils.Database) -> list[dict]:
+    return list(db.query("SELECT * FROM users ORDER BY username"))
+
+
+def update_user(db: sqlite_utils.Database, username: str, **fields) -> int:
+    """Set ``password_hash``, ``role`` and/or ``disabled``; return the rows changed."""
+    allowed = {"password_hash", "role", "disabled"}
+    if not fields or set(fields) - allowed:
+        raise ValueError(f"update_user takes only {sorted(allowed)}, got {sorted(fields)}")
+    assignments = ", ".join(f"{name} = ?" for name in fields)
+    with db.atomic():
+        cursor = db.execute(
+            f"UPDATE users SET {assignments} WHERE username = ?", [*fields.values(), username]
+        )
+    return cursor.rowcount
+
+
+def count_active_admins(db: sqlite_utils.Database) -> int:
+    return db.execute(
+        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0"
+    ).fetchone()[0]
+
+
+def insert_api_token(db: sqlite_utils.Database, name: str, token_sha256: str) -> int:
+    with db.atomic():
+        cursor = db.execute(
+            "INSERT INTO api_tokens (name, token_sha256, created_at) VALUES (?, ?, ?)",
+            [name, token_sha256, utc_now_iso()],
+        )
+    return cursor.lastrowid
+
+
+def get_live_api_token_row(db: sqlite_utils.Database, token_sha256: str) -> dict | None:
+    rows = list(
+        db.query(
+            "SELECT id, name, created_at FROM api_tokens "
+            "WHERE token_sha256 = ? AND revoked_at IS NULL",
+            [token_sha256],
+        )
+    )
+    return rows[0] if rows else None
+
+
+def list_api_token_rows(db: sqlite_utils.Database) -> list[dict]:
+    return list(
+        db.query("SELECT id, name, created_at, revoked_at FROM api_tokens ORDER BY id")
+    )
+
+
+def revoke_api_token_row(db: sqlite_utils.Database, token_id: int) -> int:
+    """Mark a live token revoked; return 1 if it was live, else 0."""
+    with db.atomic():
+        cursor = db.execute(
+            "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            [utc_now_iso(), token_id],
+        )
+    return cursor.rowcount
+
 
 
 # --------------------------------------------------------------------------- issuer keys, revocations

@@ -31,3 +31,44 @@ def db(db_path):
 @pytest.fixture(scope="session")
 def shipped_csv() -> Path:
     return SHIPPED_CSV
+
+
+# --------------------------------------------------------------------------- kiosk (KIOSK)
+
+KIOSK_TEST_PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def kiosk_app(db_path):
+    """The Flask app on the test store (a fixed secret key: tests only)."""
+    from kiosk import create_app
+
+    return create_app({"TESTING": True, "DB": str(db_path), "SECRET_KEY": "test-only-secret"})
+
+
+@pytest.fixture
+def kiosk_client(kiosk_app):
+    return kiosk_app.test_client()
+
+
+@pytest.fixture
+def kiosk_login(db):
+    """``kiosk_login(client, username="desk1", role="desk") -> csrf token``: creates the user
+    if needed and signs the client in through the real /login form."""
+    from passport import auth
+
+    def login(client, username: str = "desk1", role: str = "desk") -> str:
+        if auth.get_user(db, username) is None:
+            auth.create_user(db, username, KIOSK_TEST_PASSWORD, role=role)
+        client.get("/login")
+        with client.session_transaction() as session:
+            token = session["csrf_token"]
+        response = client.post(
+            "/login",
+            data={"username": username, "password": KIOSK_TEST_PASSWORD, "csrf_token": token},
+        )
+        assert response.status_code == 302, response.data
+        with client.session_transaction() as session:
+            return session["csrf_token"]
+
+    return login

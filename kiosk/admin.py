@@ -1,0 +1,194 @@
+"""Admin console: the kiosk's site, participant lists (upload → dry-run diff → publish,
+rollback), staff users and API tokens."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import secrets
+import shutil
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.utils import secure_filename
+
+from kiosk.db import active_list, get_db, kiosk_site, set_kiosk_site
+from kiosk.security import login_required
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+UPLOAD_SUFFIXES = (".csv", ".xlsx", ".json")
+UPLOAD_TOKEN_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+@contextlib.contextmanager
+def _flashing(success: str, errors: type[Exception] | tuple[type[Exception], ...]):
+    """Flash ``success`` when the block succeeds, the error's text when it raises ``errors``."""
+    try:
+        yield
+    except errors as exc:
+        flash(str(exc), "error")
+        return
+    flash(success, "info")
+
+
+def _uploads_dir() -> Path:
+    return Path(current_app.instance_path) / "uploads"
+
+
+def _active():
+    from passport import institutions
+
+    try:
+        return active_list()
+    except institutions.NoActiveList:
+        return None
+
+
+@bp.get("")
+@login_required("admin")
+def index():
+    from passport import auth, institutions
+
+    db = get_db()
+    active = _active()
+    return render_template(
+        "admin/index.html",
+        site=kiosk_site(),
+        active=active,
+        choices=sorted(active.records, key=lambda r: r["name"].lower()) if active else [],
+        versions=institutions.list_versions(db),
+        users=auth.list_users(db),
+        tokens=auth.list_tokens(db),
+    )
+
+
+@bp.post("/site")
+@login_required("admin")
+def set_site():
+    site = request.form.get("site", "").strip()
+    active = _active()
+    if site and (active is None or site not in active.by_id):
+        flash(f"{site!r} is not on the active participant list.", "error")
+    else:
+        set_kiosk_site(site or None)
+        flash(f"This kiosk's site is now {site}." if site else "Kiosk site cleared.", "info")
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/lists/upload")
+@login_required("admin")
+def upload_list():
+    """Save the upload and dry-run it: the admin reviews the diff before publishing."""
+    from passport import institutions
+
+    upload = request.files.get("file")
+    name = secure_filename(upload.filename) if upload and upload.filename else ""
+    if not name or not name.lower().endswith(UPLOAD_SUFFIXES):
+        flash("Choose a CSV, XLSX or JSON participant list.", "error")
+        return redirect(url_for("admin.index"))
+    token = secrets.token_hex(16)
+    folder = _uploads_dir() / token
+    folder.mkdir(parents=True)
+    path = folder / name
+    upload.save(path)
+    try:
+        result = institutions.import_file(get_db(), path, dry_run=True, actor=g.user.username)
+    except institutions.ListValidationError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        return render_template("admin/review.html", name=name, errors=exc.errors,
+                               message=str(exc), result=None, token=None), 422
+    return render_template("admin/review.html", name=name, errors=None, result=result,
+                           token=token, message=None)
+
+
+@bp.post("/lists/publish")
+@login_required("admin")
+def publish_list():
+    from passport import institutions
+
+    token = request.form.get("token", "")
+    folder = _uploads_dir() / token
+    if not UPLOAD_TOKEN_RE.match(token) or not folder.is_dir():
+        flash("That upload has expired; upload the file again.", "error")
+        return redirect(url_for("admin.index"))
+    files = list(folder.iterdir())
+    try:
+        result = institutions.import_file(get_db(), files[0], dry_run=False,
+                                          actor=g.user.username)
+    except institutions.ListValidationError as exc:
+        flash(f"Not published: {exc}", "error")
+    else:
+        flash(f"Published list version {result.version}.", "info")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/lists/<int:version>/rollback")
+@login_required("admin")
+def rollback_list(version: int):
+    from passport import institutions
+
+    with _flashing(f"List version {version} is active again.",
+                   (KeyError, ValueError, institutions.NoActiveList)):
+        institutions.rollback(get_db(), version, actor=g.user.username)
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/users")
+@login_required("admin")
+def create_user():
+    from passport import auth
+
+    username = request.form.get("username", "").strip()
+    with _flashing(f"User {username} created.", auth.AuthError):
+        auth.create_user(get_db(), username, request.form.get("password", ""),
+                         request.form.get("role", "desk"))
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/users/<username>/<any(disable, enable):action>")
+@login_required("admin")
+def toggle_user(username: str, action: str):
+    from passport import auth
+
+    if username == g.user.username and action == "disable":
+        abort(400, description="You cannot disable yourself.")
+    with _flashing(f"User {username} {action}d.", auth.AuthError):
+        auth.set_disabled(get_db(), username, action == "disable")
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/tokens")
+@login_required("admin")
+def create_token():
+    from passport import auth
+
+    try:
+        _, token = auth.create_token(get_db(), request.form.get("name", ""))
+    except auth.AuthError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("admin.index"))
+    # Shown once, on this response only; the store keeps its hash.
+    return render_template("admin/token.html", token=token, name=request.form.get("name"))
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@login_required("admin")
+def revoke_token(token_id: int):
+    from passport import auth
+
+    with _flashing(f"Token {token_id} revoked.", auth.AuthError):
+        auth.revoke_token(get_db(), token_id)
+    return redirect(url_for("admin.index"))

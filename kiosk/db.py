@@ -1,0 +1,93 @@
+"""One store handle per request on ``g``, closed on teardown; the warm-up ``serve`` runs."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import sqlite_utils
+from flask import Flask, current_app, g
+
+from passport import store
+
+log = logging.getLogger(__name__)
+
+SITE_SETTING = "kiosk_site"
+WARM_KEY = "passport.warm_seconds"
+
+
+def get_db() -> sqlite_utils.Database:
+    """The request's store handle, opened on first use."""
+    if "db" not in g:
+        g.db = store.open_db(current_app.config["DB"])
+    return g.db
+
+
+def close_db(exc: BaseException | None = None) -> None:
+    db = g.pop("db", None)
+    if db is not None:
+        db.close()
+
+
+def init_app(app: Flask) -> None:
+    app.teardown_appcontext(close_db)
+
+
+def active_list():
+    """The active participant list (``passport.institutions.ActiveList``).
+
+    ``load_active`` caches per (db file, version): each call costs one small query, and a
+    newly published or rolled-back version is picked up on the next request, no restart.
+    Raises ``passport.institutions.NoActiveList``.
+    """
+    from passport import institutions
+
+    return institutions.load_active(get_db())
+
+
+def kiosk_site() -> str | None:
+    """The visited institution this kiosk stands at: the admin setting, else $PASSPORT_SITE."""
+    return store.get_setting(get_db(), SITE_SETTING) or current_app.config.get("SITE")
+
+
+def set_kiosk_site(site_id: str | None) -> None:
+    store.set_setting(get_db(), SITE_SETTING, site_id)
+
+
+def site_timezone(site_id: str | None) -> str | None:
+    """The site's IANA time zone from the active list, when it has one."""
+    from passport import institutions
+
+    if not site_id:
+        return None
+    try:
+        row = active_list().by_id.get(site_id)
+    except institutions.NoActiveList:
+        return None
+    return (row or {}).get("timezone") or None
+
+
+def warm(app: Flask) -> dict:
+    """Compile/load the engine kernels and build the active table, so the first scan is as
+    fast as the rest; marks the app warm for ``/healthz``. Returns what was done."""
+    import engine
+    from passport import institutions
+
+    started = time.perf_counter()
+    kernel_seconds = engine.warm_up()
+    with app.app_context():
+        try:
+            active = active_list()
+            version, rows = active.version, len(active.table)
+            # One query through the table so any lazily built index exists before traffic.
+            if rows:
+                first = active.records[0]
+                active.table.distances_from(first["latitude"], first["longitude"])
+        except institutions.NoActiveList:
+            version, rows = None, 0
+    total_seconds = time.perf_counter() - started
+    app.extensions[WARM_KEY] = total_seconds
+    log.info("warm in %.2fs (kernels %.2fs), list version %s",
+             total_seconds, kernel_seconds, version)
+    return {"seconds": total_seconds, "kernel_seconds": kernel_seconds,
+            "list_version": version, "institutions": rows}

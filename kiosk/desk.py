@@ -1,0 +1,108 @@
+"""The front desk: scan or type a card, see ADMIT/DENY, log the visit, today's log."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
+
+from kiosk.db import active_list, get_db, kiosk_site, site_timezone
+from kiosk.errors import ApiError
+from kiosk.security import login_required
+
+bp = Blueprint("desk", __name__, url_prefix="/desk")
+
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+
+
+def index():
+    """``/``: staff go to the desk, everyone else to the member page."""
+    if g.user is not None:
+        return redirect(url_for("desk.desk"))
+    return redirect(url_for("member.eligible"))
+
+
+def _site_row(site: str | None) -> dict | None:
+    from passport import institutions
+
+    if not site:
+        return None
+    try:
+        return active_list().by_id.get(site)
+    except institutions.NoActiveList:
+        return None
+
+
+@bp.get("")
+@login_required()
+def desk():
+    site = kiosk_site()
+    if not site:
+        return render_template("desk/desk.html", site=None)
+    from passport import rules
+
+    return render_template(
+        "desk/desk.html",
+        site=site,
+        site_row=_site_row(site),
+        reason_text=rules.REASON_TEXT,
+        undo_window_seconds=current_app.config["UNDO_WINDOW_SECONDS"],
+    )
+
+
+def _require_site() -> str:
+    site = kiosk_site()
+    if not site:
+        raise ApiError(409, "site_not_set",
+                       "this kiosk's site is not set; an admin sets it in /admin")
+    return site
+
+
+@bp.get("/today")
+@login_required()
+def today():
+    """Today's log at this site (site-local day) with counts, for the side panel."""
+    from passport import checkins
+
+    site = _require_site()
+    zone = site_timezone(site)
+    db = get_db()
+    rows = checkins.today_checkins(db, site, zone, limit=50)
+    for row in rows:
+        row.pop("replayed", None)
+    return jsonify({"site": site, "counts": checkins.today_counts(db, site, zone),
+                    "checkins": rows})
+
+
+@bp.post("/undo")
+@login_required()
+def undo():
+    from passport import checkins
+
+    site = _require_site()
+    try:
+        row = checkins.undo_last(
+            get_db(), visit=site, staff_user=g.user.username, source="desk",
+            window_seconds=current_app.config["UNDO_WINDOW_SECONDS"],
+        )
+    except checkins.NothingToUndo as exc:
+        raise ApiError(409, "nothing_to_undo", str(exc)) from exc
+    row.pop("replayed", None)
+    return jsonify(row)
+
+
+@bp.post("/decode")
+@login_required()
+def decode():
+    """A photo of a card (multipart field ``photo``) → ``{"payload": ...}``, decoded here."""
+    from passport import cards
+
+    upload = request.files.get("photo")
+    if upload is None or not upload.filename:
+        raise ApiError(400, "invalid_input", "choose a photo of the card")
+    data = upload.read(MAX_PHOTO_BYTES + 1)
+    if len(data) > MAX_PHOTO_BYTES:
+        raise ApiError(413, "too_large", "the photo is larger than 10 MB")
+    try:
+        payload = cards.decode_image(data)
+    except cards.CardImageError as exc:
+        raise ApiError(422, "no_qr_found", str(exc)) from exc
+    return jsonify({"payload": cards.normalize_scan(payload)})

@@ -1,0 +1,64 @@
+"""Errors: under /api/ every error is one JSON shape ``{"error": {"code", "message"}}``;
+pages keep Flask's HTML error pages."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    """An error the API answers as JSON with a stable code."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def error_response(status: int, code: str, message: str):
+    response = jsonify({"error": {"code": code, "message": message}})
+    response.status_code = status
+    return response
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _api_error(exc: ApiError):
+    return error_response(exc.status, exc.code, exc.message)
+
+
+def _http_error(exc: HTTPException):
+    if not is_api_request():
+        return exc
+    status = exc.code or 500
+    # A 500 carries the original exception; never show its text to the client.
+    message = "internal server error" if status >= 500 else (exc.description or exc.name)
+    response = error_response(status, HTTP_CODES.get(status, "error"), message)
+    if exc.response is None and status == 405:
+        allow = exc.get_response().headers.get("Allow")
+        if allow:
+            response.headers["Allow"] = allow
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="passport"'
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(HTTPException, _http_error)

@@ -1,0 +1,24 @@
+"""``GET /healthz``: 200 once the kernels are warm and the active table is loaded."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+
+from kiosk.db import WARM_KEY, active_list
+
+bp = Blueprint("health", __name__)
+
+
+@bp.route("/healthz")
+def healthz():
+    if WARM_KEY not in current_app.extensions:
+        return jsonify({"status": "starting", "message": "kernels not warmed yet"}), 503
+    from passport import institutions
+
+    try:
+        active = active_list()
+    except institutions.NoActiveList:
+        return jsonify({"status": "no_active_list",
+                        "message": "no participant list is published"}), 503
+    return jsonify({"status": "ok", "list_version": active.version,
+                    "institutions": len(active.table)})

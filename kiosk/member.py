@@ -1,0 +1,66 @@
+"""Member pages (public): where can I visit free, nearest first; my card as a QR code."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+from markupsafe import Markup
+
+from kiosk.api import eligible_arguments, run_eligible
+from kiosk.db import active_list, get_db
+from kiosk.errors import ApiError
+
+bp = Blueprint("member", __name__)
+
+MAX_PAYLOAD_CHARS = 4000
+
+
+def _institutions() -> tuple[int | None, list[dict]]:
+    from passport import institutions
+
+    try:
+        active = active_list()
+    except institutions.NoActiveList:
+        return None, []
+    return active.version, sorted(active.records, key=lambda r: r["name"].lower())
+
+
+@bp.get("/eligible")
+def eligible():
+    version, choices = _institutions()
+    result, error = None, None
+    if request.args.get("home"):
+        try:
+            result = run_eligible(eligible_arguments(request.args))
+        except ApiError as exc:
+            error = exc.message
+    status = 400 if error else 200
+    return render_template(
+        "member/eligible.html", choices=choices, list_version=version, result=result,
+        error=error, args=request.args,
+    ), status
+
+
+@bp.get("/card")
+def card():
+    """Shows the QR of a payload passed as ``?c=`` (the link a home site sends its member)
+    or pasted into the form, with what the card says and whether it verifies today."""
+    from datetime import date
+
+    from passport import cards, qr
+
+    payload = (request.args.get("c") or "").strip()
+    if len(payload) > MAX_PAYLOAD_CHARS:
+        payload, error = "", "That card code is too long."
+    else:
+        error = None
+    svg = check = None
+    if payload:
+        payload = cards.normalize_scan(payload)
+        check = cards.verify(get_db(), payload, date.today())
+        if check.card is None:
+            error = "That is not a Passport card code."
+        else:
+            # qr_svg builds the SVG from the payload itself; it holds no user markup.
+            svg = Markup(qr.qr_svg(payload))
+    return render_template("member/card.html", payload=payload, svg=svg, check=check,
+                           error=error), (400 if error else 200)

@@ -1,0 +1,428 @@
+// Front desk: a keyboard-wedge scanner types the card payload + Enter into the focused scan
+// field; we ask the API for the decision and show it without reloading. No dependencies;
+// jsQR (vendored) is loaded only when the camera is used and the browser has no BarcodeDetector.
+(() => {
+  "use strict";
+  const data = JSON.parse(document.getElementById("desk-data").textContent);
+  const $ = (id) => document.getElementById(id);
+  const names = {}; // institution id -> "Name, City" as seen in typeahead answers
+  let current = null; // {body, decision, key, logged}
+  let stream = null;
+
+  function newKey() {
+    // getRandomValues works on plain-http LAN kiosks too (randomUUID needs a secure context).
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  async function api(url, { method = "GET", body, form, headers = {} } = {}) {
+    const allHeaders = { Accept: "application/json", "X-CSRF-Token": data.csrf, ...headers };
+    let payload;
+    if (form) payload = form;
+    else if (body !== undefined) {
+      allHeaders["Content-Type"] = "application/json";
+      payload = JSON.stringify(body);
+    }
+    const res = await fetch(url, { method, headers: allHeaders, body: payload, credentials: "same-origin" });
+    let json = null;
+    try { json = await res.json(); } catch (_) { json = null; }
+    if (!res.ok) {
+      const err = new Error((json && json.error && json.error.message) || `Server answered ${res.status}`);
+      err.code = json && json.error && json.error.code;
+      throw err;
+    }
+    return json;
+  }
+
+  function focusScan() {
+    const scan = $("scan");
+    if (document.activeElement !== scan) scan.focus();
+  }
+
+  // Keep the scan field focused, unless staff deliberately moved to another control.
+  document.addEventListener("focusout", () => {
+    setTimeout(() => {
+      const active = document.activeElement;
+      if (!active || active === document.body) focusScan();
+    }, 0);
+  });
+
+  function showError(message) {
+    $("error").textContent = message;
+    $("error").hidden = !message;
+  }
+
+  function busy(text) { $("busy").textContent = text || ""; }
+
+  function text(id, value) { $(id).textContent = value; }
+
+  function miles(value) {
+    return value === null || value === undefined ? null : `${Number(value).toFixed(1)} miles`;
+  }
+
+  function reasonText(code) { return data.reasonText[code] || code; }
+
+  function fillList(id, codes) {
+    const list = $(id);
+    list.replaceChildren();
+    for (const code of codes) {
+      const li = document.createElement("li");
+      li.textContent = reasonText(code);
+      li.dataset.code = code;
+      list.append(li);
+    }
+  }
+
+  function render(decision) {
+    const admit = Boolean(decision.admit);
+    const verdict = $("verdict");
+    verdict.className = `verdict ${admit ? "admit" : "deny"}`;
+    verdict.replaceChildren();
+    const word = document.createElement("span");
+    word.className = "verdict-word";
+    word.textContent = admit ? "ADMIT" : "DENY";
+    const why = document.createElement("span");
+    why.className = "verdict-why";
+    why.textContent = reasonText((decision.reasons || [])[0] || "");
+    verdict.append(word, why);
+
+    const card = decision.card || null;
+    text("r-names", card && card.names && card.names.length ? card.names.join(", ") : "Not on a card: read the printed card");
+    const covered = decision.covered;
+    text("r-covered", covered === null || covered === undefined ? "—" :
+      (typeof covered === "object" ? Object.entries(covered).map(([k, v]) => `${v} ${k}`).join(", ") : String(covered)));
+    const homeId = decision.home || (card && card.issuer_id) || "";
+    const homeName = decision.home_name || names[homeId] || homeId || "unknown";
+    const homeMiles = miles(decision.home_distance_miles);
+    text("r-home", homeMiles ? `${homeName} — ${homeMiles} away` : homeName);
+    const resMiles = miles(decision.residence_distance_miles);
+    text("r-residence", resMiles ? `${resMiles} away` : "not known");
+    text("r-card", card ? `member ${card.member_id || "?"}, expires ${card.expires || "?"}` : "printed card (no QR)");
+    text("r-version", decision.list_version === null || decision.list_version === undefined ? "—" : String(decision.list_version));
+    fillList("r-reasons", decision.reasons || []);
+    const checks = decision.staff_checks || [];
+    fillList("r-checks", checks);
+    $("r-checks-box").hidden = checks.length === 0;
+    text("r-terms", decision.terms || "");
+    $("r-terms-box").hidden = !decision.terms;
+    $("confirm").textContent = admit ? "Log admission" : "Log denial";
+    $("confirm").disabled = false;
+    $("party-size").value = "1";
+    text("logged", "");
+    $("result").hidden = false;
+  }
+
+  function clearResult() {
+    current = null;
+    $("result").hidden = true;
+    showError("");
+    busy("");
+    focusScan();
+  }
+
+  async function check(body) {
+    showError("");
+    busy("Checking…");
+    try {
+      const decision = await api(data.urls.check, { method: "POST", body });
+      current = { body, decision, key: newKey(), logged: false };
+      render(decision);
+    } catch (err) {
+      current = null;
+      $("result").hidden = true;
+      showError(err.message);
+    } finally {
+      busy("");
+      focusScan();
+    }
+  }
+
+  async function confirmLog() {
+    if (!current || current.logged) return;
+    const partySize = parseInt($("party-size").value, 10);
+    if (!(partySize >= 1 && partySize <= 50)) {
+      showError("Party size must be 1 to 50.");
+      return;
+    }
+    $("confirm").disabled = true;
+    try {
+      // The same key on a retry (double press, flaky network) never logs twice.
+      const row = await api(data.urls.checkins, {
+        method: "POST",
+        body: { ...current.body, party_size: partySize },
+        headers: { "Idempotency-Key": current.key },
+      });
+      current.logged = true;
+      text("logged", `Logged #${row.id}: ${row.admit ? "admitted" : "denied"}, party of ${row.party_size}.`);
+      await refreshLog();
+    } catch (err) {
+      $("confirm").disabled = false;
+      showError(err.message);
+    } finally {
+      focusScan();
+    }
+  }
+
+  function timeOf(iso) {
+    const d = new Date(iso);
+    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  async function refreshLog() {
+    let today;
+    try {
+      today = await api(data.urls.today);
+    } catch (err) {
+      showError(err.message);
+      return;
+    }
+    text("count-admitted", String(today.counts.admitted));
+    text("count-people", String(today.counts.admitted_people));
+    text("count-denied", String(today.counts.denied));
+    const log = $("log");
+    log.replaceChildren();
+    for (const row of today.checkins) {
+      const li = document.createElement("li");
+      li.dataset.id = row.id;
+      const who = row.names && row.names.length ? row.names.join(", ") : (row.home || "");
+      if (row.undoes) {
+        li.className = "undo";
+        li.textContent = `${timeOf(row.at)} · undo of #${row.undoes}`;
+      } else {
+        li.className = row.admit ? "admit" : "deny";
+        if (row.undone_by) li.classList.add("undone");
+        li.textContent = `${timeOf(row.at)} · #${row.id} ${row.admit ? "ADMIT" : "DENY"} · ${row.party_size} · ${who}` +
+          (row.undone_by ? " (undone)" : "");
+      }
+      log.append(li);
+    }
+  }
+
+  async function undo() {
+    showError("");
+    try {
+      const row = await api(data.urls.undo, { method: "POST", body: {} });
+      busy(`Undid #${row.undoes}.`);
+      if (current && current.logged) {
+        current.logged = false;
+        $("confirm").disabled = false;
+      }
+      await refreshLog();
+    } catch (err) {
+      showError(err.message);
+    } finally {
+      focusScan();
+    }
+  }
+
+  // --- scanner / keyboard
+  $("scan-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const scan = $("scan");
+    const value = scan.value.trim();
+    scan.value = "";
+    if (!value) {
+      confirmLog();
+    } else if (current && /^\d{1,2}$/.test(value)) {
+      $("party-size").value = value;
+    } else {
+      check({ visit: data.site, card: value });
+    }
+  });
+  $("confirm-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    confirmLog();
+  });
+  $("clear").addEventListener("click", clearResult);
+  $("undo").addEventListener("click", undo);
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !event.defaultPrevented) clearResult();
+  });
+
+  // --- manual flow for printed cards: typeahead over the participant list
+  const homeInput = $("manual-home");
+  const listbox = $("manual-home-list");
+  let options = [];
+  let activeIndex = -1;
+  let searchTimer = null;
+
+  $("manual-toggle").addEventListener("click", () => {
+    const form = $("manual-form");
+    form.hidden = !form.hidden;
+    $("manual-toggle").setAttribute("aria-expanded", String(!form.hidden));
+    if (!form.hidden) homeInput.focus();
+  });
+
+  function closeList() {
+    listbox.hidden = true;
+    homeInput.setAttribute("aria-expanded", "false");
+    homeInput.removeAttribute("aria-activedescendant");
+    activeIndex = -1;
+  }
+
+  function choose(index) {
+    const row = options[index];
+    if (!row) return;
+    homeInput.value = `${row.name}, ${row.city || ""}`;
+    $("manual-home-id").value = row.id;
+    closeList();
+    $("manual-expires").focus();
+  }
+
+  function highlight(index) {
+    activeIndex = index;
+    Array.from(listbox.children).forEach((li, i) => li.setAttribute("aria-selected", String(i === index)));
+    if (index >= 0) homeInput.setAttribute("aria-activedescendant", `home-opt-${index}`);
+  }
+
+  async function search() {
+    const q = homeInput.value.trim();
+    $("manual-home-id").value = "";
+    if (q.length < 2) { closeList(); return; }
+    try {
+      const answer = await api(`${data.urls.institutions}?q=${encodeURIComponent(q)}&limit=8`);
+      options = answer.institutions;
+    } catch (err) {
+      showError(err.message);
+      return;
+    }
+    listbox.replaceChildren();
+    options.forEach((row, i) => {
+      names[row.id] = `${row.name}, ${row.city || ""}`;
+      const li = document.createElement("li");
+      li.id = `home-opt-${i}`;
+      li.setAttribute("role", "option");
+      li.textContent = `${row.name} — ${row.city || ""}${row.region ? ", " + row.region : ""} (${row.id})`;
+      li.addEventListener("mousedown", (event) => { event.preventDefault(); choose(i); });
+      listbox.append(li);
+    });
+    listbox.hidden = options.length === 0;
+    homeInput.setAttribute("aria-expanded", String(options.length > 0));
+    highlight(options.length ? 0 : -1);
+  }
+
+  homeInput.addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(search, 120);
+  });
+  homeInput.addEventListener("keydown", (event) => {
+    if (listbox.hidden) return;
+    if (event.key === "ArrowDown") { event.preventDefault(); highlight(Math.min(activeIndex + 1, options.length - 1)); }
+    else if (event.key === "ArrowUp") { event.preventDefault(); highlight(Math.max(activeIndex - 1, 0)); }
+    else if (event.key === "Enter" || event.key === "Tab") {
+      if (activeIndex >= 0) { if (event.key === "Enter") event.preventDefault(); choose(activeIndex); }
+    } else if (event.key === "Escape") { event.preventDefault(); closeList(); }
+  });
+  homeInput.addEventListener("blur", () => setTimeout(closeList, 150));
+
+  $("manual-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const home = $("manual-home-id").value;
+    if (!home) { showError("Pick the home institution from the list."); homeInput.focus(); return; }
+    const body = { visit: data.site, home, expires: $("manual-expires").value || undefined };
+    const postal = $("manual-postal").value.trim();
+    if (postal) { body.postal = postal; body.country = $("manual-country").value; }
+    check(body);
+  });
+
+  // --- photo of a card, decoded on the server
+  $("photo").addEventListener("change", async () => {
+    const file = $("photo").files[0];
+    if (!file) return;
+    const form = new FormData();
+    form.append("photo", file);
+    busy("Reading the photo…");
+    try {
+      const answer = await api(data.urls.decode, { method: "POST", form });
+      await check({ visit: data.site, card: answer.payload });
+    } catch (err) {
+      busy("");
+      showError(err.message);
+    } finally {
+      $("photo").value = "";
+      focusScan();
+    }
+  });
+
+  // --- camera: BarcodeDetector where the browser has it, else vendored jsQR
+  function loadJsQR() {
+    if (window.jsQR) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = data.urls.jsqr;
+      script.onload = resolve;
+      script.onerror = () => reject(new Error("Could not load the QR decoder."));
+      document.head.append(script);
+    });
+  }
+
+  function stopCamera() {
+    if (stream) stream.getTracks().forEach((t) => t.stop());
+    stream = null;
+    $("camera").hidden = true;
+    $("camera-toggle").setAttribute("aria-expanded", "false");
+    focusScan();
+  }
+
+  async function startCamera() {
+    showError("");
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      showError("The camera needs HTTPS (or localhost). Use the scanner or a photo instead.");
+      return;
+    }
+    $("camera").hidden = false;
+    $("camera-toggle").setAttribute("aria-expanded", "true");
+    const video = $("camera-video");
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+    } catch (err) {
+      stopCamera();
+      showError(`Camera unavailable: ${err.message}`);
+      return;
+    }
+    video.srcObject = stream;
+    await video.play();
+    let detector = null;
+    if ("BarcodeDetector" in window) {
+      try {
+        const formats = await window.BarcodeDetector.getSupportedFormats();
+        if (formats.includes("qr_code")) detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+      } catch (_) { detector = null; }
+    }
+    if (!detector) await loadJsQR();
+    text("camera-status", detector ? "Point the camera at the card's QR code." : "Point the camera at the card's QR code (jsQR).");
+    const canvas = $("camera-canvas");
+    const context = canvas.getContext("2d", { willReadFrequently: true });
+    const scanFrame = async () => {
+      if (!stream) return;
+      let found = null;
+      if (video.readyState >= 2) {
+        if (detector) {
+          const codes = await detector.detect(video);
+          found = codes.length ? codes[0].rawValue : null;
+        } else {
+          canvas.width = video.videoWidth;
+          canvas.height = video.videoHeight;
+          context.drawImage(video, 0, 0);
+          const image = context.getImageData(0, 0, canvas.width, canvas.height);
+          const code = window.jsQR(image.data, image.width, image.height, { inversionAttempts: "dontInvert" });
+          found = code ? code.data : null;
+        }
+      }
+      if (found) {
+        stopCamera();
+        check({ visit: data.site, card: found });
+      } else {
+        setTimeout(scanFrame, 150);
+      }
+    };
+    scanFrame();
+  }
+
+  $("camera-toggle").addEventListener("click", () => (stream ? stopCamera() : startCamera()));
+  $("camera-stop").addEventListener("click", stopCamera);
+
+  refreshLog();
+  focusScan();
+})();

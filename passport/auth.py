@@ -1,0 +1,176 @@
+"""Staff users (argon2 password hashes, roles desk/admin) and API tokens (sha256 stored).
+
+A user row never leaves this module with its hash: callers get ``User``. An API token is
+shown once at creation; the store keeps only its SHA-256, so a leaked database does not
+leak usable tokens (the token is 256 random bits, so a plain hash is enough — no salt or
+slow hash is needed the way it is for passwords).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import secrets
+import sqlite3
+from dataclasses import dataclass
+
+import sqlite_utils
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from passport import store
+
+ROLES = ("desk", "admin")
+TOKEN_PREFIX = "ppt_"
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+MIN_PASSWORD_CHARS = 8
+
+_hasher = PasswordHasher()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so both paths take the same time."""
+    return _hasher.hash("not a real password")
+
+
+class AuthError(Exception):
+    """A user or token request is invalid (bad name, weak password, unknown user...)."""
+
+
+class UserExists(AuthError):
+    """The username is already taken."""
+
+
+class UnknownUser(AuthError):
+    """No user with that username."""
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    role: str
+    created_at: str
+    disabled: bool
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True)
+class ApiClient:
+    """The caller an API token belongs to."""
+
+    token_id: int
+    name: str
+
+
+def _user(row: dict) -> User:
+    return User(row["username"], row["role"], row["created_at"], bool(row["disabled"]))
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise AuthError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise AuthError(f"password must be at least {MIN_PASSWORD_CHARS} characters")
+
+
+def create_user(
+    db: sqlite_utils.Database, username: str, password: str, role: str = "desk"
+) -> User:
+    """Create a staff user with an argon2id hash of ``password``."""
+    if not USERNAME_RE.match(username):
+        raise AuthError(f"invalid username {username!r}: use 1-64 letters, digits, _ . @ -")
+    _check_role(role)
+    _check_password(password)
+    try:
+        store.insert_user(db, username, _hasher.hash(password), role)
+    except sqlite3.IntegrityError as exc:
+        raise UserExists(f"user {username!r} already exists") from exc
+    return get_user(db, username)
+
+
+def get_user(db: sqlite_utils.Database, username: str) -> User | None:
+    row = store.get_user_row(db, username)
+    return _user(row) if row else None
+
+
+def list_users(db: sqlite_utils.Database) -> list[User]:
+    return [_user(row) for row in store.list_user_rows(db)]
+
+
+def authenticate(db: sqlite_utils.Database, username: str, password: str) -> User | None:
+    """The enabled user whose password matches, else None. Upgrades outdated hashes."""
+    row = store.get_user_row(db, username)
+    try:
+        _hasher.verify(row["password_hash"] if row else _dummy_hash(), password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return None
+    if row is None or row["disabled"]:
+        return None
+    if _hasher.check_needs_rehash(row["password_hash"]):
+        store.update_user(db, username, password_hash=_hasher.hash(password))
+    return _user(row)
+
+
+def set_password(db: sqlite_utils.Database, username: str, password: str) -> None:
+    _check_password(password)
+    if not store.update_user(db, username, password_hash=_hasher.hash(password)):
+        raise UnknownUser(f"no user {username!r}")
+
+
+def set_disabled(db: sqlite_utils.Database, username: str, disabled: bool) -> None:
+    """Disable or re-enable a user; the last enabled admin cannot be disabled."""
+    user = get_user(db, username)
+    if user is None:
+        raise UnknownUser(f"no user {username!r}")
+    if disabled and user.is_admin and not user.disabled and store.count_active_admins(db) <= 1:
+        raise AuthError("cannot disable the last admin")
+    store.update_user(db, username, disabled=int(disabled))
+
+
+def has_admin(db: sqlite_utils.Database) -> bool:
+    return store.count_active_admins(db) > 0
+
+
+def generate_password() -> str:
+    """A random password for a generated first admin (about 120 bits)."""
+    return secrets.token_urlsafe(15)
+
+
+def _token_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(db: sqlite_utils.Database, name: str) -> tuple[int, str]:
+    """Create an API token named ``name``; return (id, token). The token is not stored."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise AuthError("token name must be 1-100 characters")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token_id = store.insert_api_token(db, name, _token_sha256(token))
+    return token_id, token
+
+
+def verify_token(db: sqlite_utils.Database, token: str) -> ApiClient | None:
+    """The live (not revoked) token's client, else None."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    row = store.get_live_api_token_row(db, _token_sha256(token))
+    return ApiClient(row["id"], row["name"]) if row else None
+
+
+def list_tokens(db: sqlite_utils.Database) -> list[dict]:
+    """Tokens as ``{id, name, created_at, revoked_at}`` (never the token itself)."""
+    return store.list_api_token_rows(db)
+
+
+def revoke_token(db: sqlite_utils.Database, token_id: int) -> None:
+    if not store.revoke_api_token_row(db, token_id):
+        raise AuthError(f"no live API token with id {token_id}")

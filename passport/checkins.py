@@ -1,0 +1,224 @@
+"""The check-in log: append-only, committed before the desk or API answers.
+
+Nothing is ever updated or deleted (triggers in the schema refuse it). An undo is a new
+row whose ``undoes`` points at the entry it cancels; counts leave out both. A retried
+request carrying the same idempotency key gets the original row back and logs nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlite_utils
+
+from passport import store
+
+UNDO_WINDOW_SECONDS = 120
+MAX_PARTY_SIZE = 50
+MAX_KEY_CHARS = 200
+MAX_LIMIT = 1000
+SOURCES = ("desk", "api", "cli")
+
+
+class CheckinError(ValueError):
+    """A check-in request is invalid (party size, key, dates)."""
+
+
+class NothingToUndo(CheckinError):
+    """No entry at this site is recent enough to undo."""
+
+
+def _decision_dict(decision: Any) -> dict:
+    if hasattr(decision, "to_json"):
+        return decision.to_json()
+    if isinstance(decision, Mapping):
+        return dict(decision)
+    raise TypeError(f"expected a Decision or its JSON dict, got {type(decision).__name__}")
+
+
+def _public(row: dict, replayed: bool = False) -> dict:
+    """A stored row as the API shows it: booleans and lists decoded."""
+    out = dict(row)
+    out["admit"] = bool(row["admit"])
+    out["reasons"] = json.loads(row["reasons"])
+    out["names"] = json.loads(row["names"]) if row.get("names") else []
+    out.setdefault("undone_by", None)
+    out["replayed"] = replayed
+    return out
+
+
+def _check_party_size(party_size: Any) -> int:
+    if isinstance(party_size, bool) or not isinstance(party_size, int):
+        raise CheckinError(f"party_size must be a whole number, not {party_size!r}")
+    if not 1 <= party_size <= MAX_PARTY_SIZE:
+        raise CheckinError(f"party_size must be 1-{MAX_PARTY_SIZE}, not {party_size}")
+    return party_size
+
+
+def _check_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_KEY_CHARS:
+        raise CheckinError(f"idempotency key must be 1-{MAX_KEY_CHARS} characters")
+    return key
+
+
+def find_by_key(db: sqlite_utils.Database, idempotency_key: str) -> dict | None:
+    """The entry logged with this idempotency key, or None."""
+    row = store.get_checkin_row_by_key(db, idempotency_key)
+    return _public(row, replayed=True) if row else None
+
+
+def log_checkin(
+    db: sqlite_utils.Database,
+    decision: Any,
+    *,
+    party_size: int,
+    staff_user: str | None,
+    source: str,
+    idempotency_key: str | None = None,
+    member_id: str | None = None,
+    names: list[str] | tuple[str, ...] | None = None,
+) -> dict:
+    """Append one check-in for ``decision`` (a Decision or its ``to_json()`` dict), committed
+    before returning. With an ``idempotency_key`` already logged, return that original row
+    (``replayed`` is True) and log nothing."""
+    party_size = _check_party_size(party_size)
+    key = _check_key(idempotency_key)
+    if source not in SOURCES:
+        raise CheckinError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
+    if key is not None and (original := find_by_key(db, key)) is not None:
+        return original
+    data = _decision_dict(decision)
+    card = data.get("card") or {}
+    if not data.get("visit"):
+        raise CheckinError("the decision names no visited institution")
+    row = {
+        "at": store.utc_now_iso(),
+        "visit": data["visit"],
+        "home": data.get("home") or card.get("issuer_id"),
+        "member_id": member_id or card.get("member_id"),
+        "names": json.dumps(list(names if names is not None else card.get("names") or [])),
+        "admit": int(bool(data["admit"])),
+        "reasons": json.dumps(list(data["reasons"])),
+        "home_distance_miles": data.get("home_distance_miles"),
+        "residence_distance_miles": data.get("residence_distance_miles"),
+        "list_version": data.get("list_version"),
+        "party_size": party_size,
+        "staff_user": staff_user,
+        "source": source,
+        "idempotency_key": key,
+        "undoes": None,
+        "card_key_id": card.get("key_id"),
+    }
+    try:
+        checkin_id = store.insert_checkin(db, row)
+    except sqlite3.IntegrityError:
+        # Two retries raced: the other one committed first; answer with its row.
+        if key is not None and (original := find_by_key(db, key)) is not None:
+            return original
+        raise
+    return _public(store.get_checkin_row(db, checkin_id))
+
+
+def undo_last(
+    db: sqlite_utils.Database,
+    *,
+    visit: str,
+    staff_user: str | None,
+    source: str = "desk",
+    window_seconds: float = UNDO_WINDOW_SECONDS,
+) -> dict:
+    """Cancel the newest entry at ``visit`` logged within ``window_seconds``: log a new row
+    that ``undoes`` it (a copy of its facts) and return that row. Raises NothingToUndo."""
+    since = (datetime.now(UTC) - timedelta(seconds=window_seconds)).isoformat(
+        timespec="microseconds"
+    )
+    with db.atomic():
+        target = store.last_undoable_checkin_row(db, visit, since)
+        if target is None:
+            raise NothingToUndo(
+                f"nothing logged at {visit} in the last {int(window_seconds)} seconds to undo"
+            )
+        row = {name: target[name] for name in store.CHECKIN_COLUMNS}
+        row.update(
+            at=store.utc_now_iso(),
+            staff_user=staff_user,
+            source=source,
+            idempotency_key=None,
+            undoes=target["id"],
+        )
+        undo_id = store.insert_checkin(db, row)
+    return _public(store.get_checkin_row(db, undo_id))
+
+
+def _to_utc_iso(value: date | datetime | str, end: bool) -> str:
+    """A bound as sortable UTC ISO text. A plain date means the start of that UTC day, or,
+    for an ``end`` bound, the start of the next day (so ``to`` includes the whole day)."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise CheckinError(f"not an ISO date or date-time: {value!r}") from exc
+    if not isinstance(value, datetime):
+        value = datetime.combine(value + timedelta(days=1 if end else 0), time(), UTC)
+    elif value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def list_checkins(
+    db: sqlite_utils.Database,
+    from_: date | datetime | str | None = None,
+    to: date | datetime | str | None = None,
+    limit: int = 100,
+    *,
+    visit: str | None = None,
+) -> list[dict]:
+    """Entries with ``from_ <= at < to``, newest first, at most ``limit`` (1-1000)."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise CheckinError(f"limit must be 1-{MAX_LIMIT}, not {limit!r}")
+    rows = store.query_checkin_rows(
+        db,
+        _to_utc_iso(from_, end=False) if from_ is not None else None,
+        _to_utc_iso(to, end=True) if to is not None else None,
+        limit,
+        visit,
+    )
+    return [_public(row) for row in rows]
+
+
+def local_day_bounds(tz_name: str | None = None, now: datetime | None = None) -> tuple[str, str]:
+    """Start and end (UTC ISO) of today in ``tz_name`` (the server's zone when None/unknown)."""
+    try:
+        zone = ZoneInfo(tz_name) if tz_name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = None
+    local_now = (now or datetime.now(UTC)).astimezone(zone)
+    start = datetime.combine(local_now.date(), time(), local_now.tzinfo)
+    end = datetime.combine(local_now.date() + timedelta(days=1), time(), local_now.tzinfo)
+    return (
+        start.astimezone(UTC).isoformat(timespec="microseconds"),
+        end.astimezone(UTC).isoformat(timespec="microseconds"),
+    )
+
+
+def today_counts(db: sqlite_utils.Database, visit: str, tz_name: str | None = None) -> dict:
+    """``{admitted, admitted_people, denied, denied_people, undone}`` for today at ``visit``."""
+    start, end = local_day_bounds(tz_name)
+    return store.checkin_counts(db, visit, start, end)
+
+
+def today_checkins(
+    db: sqlite_utils.Database, visit: str, tz_name: str | None = None, limit: int = 50
+) -> list[dict]:
+    """Today's entries at ``visit`` (site-local day), newest first."""
+    start, end = local_day_bounds(tz_name)
+    return list_checkins(db, start, end, limit, visit=visit)

@@ -1,0 +1,73 @@
+"""passport.auth: argon2 users, roles, API tokens stored as sha256."""
+
+import hashlib
+
+import pytest
+
+from passport import auth
+
+
+def test_create_and_authenticate(db):
+    user = auth.create_user(db, "alice", "long enough pw", role="desk")
+    assert (user.username, user.role, user.disabled) == ("alice", "desk", False)
+    stored = db.execute("SELECT password_hash FROM users").fetchone()[0]
+    assert stored.startswith("$argon2id$") and "long enough pw" not in stored
+    assert auth.authenticate(db, "alice", "long enough pw") == user
+    assert auth.authenticate(db, "alice", "wrong password") is None
+    assert auth.authenticate(db, "nobody", "long enough pw") is None
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "role", "error"),
+    [
+        ("bad name!", "long enough pw", "desk", auth.AuthError),
+        ("bob", "short", "desk", auth.AuthError),
+        ("bob", "long enough pw", "root", auth.AuthError),
+    ],
+)
+def test_create_user_rejects(db, username, password, role, error):
+    with pytest.raises(error):
+        auth.create_user(db, username, password, role=role)
+
+
+def test_duplicate_user(db):
+    auth.create_user(db, "alice", "long enough pw")
+    with pytest.raises(auth.UserExists):
+        auth.create_user(db, "alice", "another password")
+
+
+def test_disable_and_last_admin(db):
+    auth.create_user(db, "root", "long enough pw", role="admin")
+    auth.create_user(db, "desk", "long enough pw", role="desk")
+    with pytest.raises(auth.AuthError, match="last admin"):
+        auth.set_disabled(db, "root", True)
+    auth.set_disabled(db, "desk", True)
+    assert auth.authenticate(db, "desk", "long enough pw") is None
+    auth.set_disabled(db, "desk", False)
+    assert auth.authenticate(db, "desk", "long enough pw") is not None
+    assert auth.has_admin(db)
+    with pytest.raises(auth.UnknownUser):
+        auth.set_disabled(db, "ghost", True)
+
+
+def test_set_password(db):
+    auth.create_user(db, "alice", "long enough pw")
+    auth.set_password(db, "alice", "a new password")
+    assert auth.authenticate(db, "alice", "long enough pw") is None
+    assert auth.authenticate(db, "alice", "a new password") is not None
+
+
+def test_tokens_stored_as_sha256_and_revocable(db):
+    token_id, token = auth.create_token(db, "ticketing")
+    stored = db.execute("SELECT token_sha256 FROM api_tokens").fetchone()[0]
+    assert stored == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in str(list(db.query("SELECT * FROM api_tokens")))
+    client = auth.verify_token(db, token)
+    assert client == auth.ApiClient(token_id, "ticketing")
+    assert auth.verify_token(db, token + "x") is None
+    assert auth.verify_token(db, "not-a-token") is None
+    auth.revoke_token(db, token_id)
+    assert auth.verify_token(db, token) is None
+    with pytest.raises(auth.AuthError):
+        auth.revoke_token(db, token_id)
+    assert auth.list_tokens(db)[0]["revoked_at"] is not None

@@ -1,0 +1,115 @@
+"""passport.checkins: append-only log, idempotency, undo as a new row, counts."""
+
+import sqlite3
+from datetime import UTC, datetime
+
+import pytest
+
+from passport import checkins, store
+
+
+def decision(admit=True, visit="site-a", home="site-b", reasons=None, **extra):
+    return {
+        "admit": admit,
+        "reasons": reasons or (["ELIGIBLE"] if admit else ["HOME_WITHIN_RADIUS"]),
+        "home_distance_miles": 120.5 if admit else 12.0,
+        "residence_distance_miles": None,
+        "list_version": 1,
+        "visit": visit,
+        "home": home,
+        **extra,
+    }
+
+
+def log(db, d=None, **kwargs):
+    kwargs.setdefault("party_size", 1)
+    kwargs.setdefault("staff_user", "desk1")
+    kwargs.setdefault("source", "desk")
+    return checkins.log_checkin(db, d or decision(), **kwargs)
+
+
+def test_log_checkin_commits_and_returns_row(db, db_path):
+    row = log(db, decision(card={"member_id": "M1", "names": ["Ada"], "key_id": "k1"}),
+              party_size=3)
+    assert row["id"] == 1 and row["admit"] is True and row["reasons"] == ["ELIGIBLE"]
+    assert row["names"] == ["Ada"] and row["member_id"] == "M1" and row["card_key_id"] == "k1"
+    assert row["replayed"] is False
+    # Committed: a second connection sees it at once.
+    other = store.open_db(db_path)
+    assert other.execute("SELECT party_size FROM checkins").fetchone()[0] == 3
+    other.close()
+
+
+def test_idempotency_key_returns_original(db):
+    first = log(db, idempotency_key="abc")
+    again = log(db, decision(admit=False), party_size=4, idempotency_key="abc")
+    assert again["id"] == first["id"] and again["admit"] is True and again["replayed"] is True
+    assert db.execute("SELECT COUNT(*) FROM checkins").fetchone()[0] == 1
+
+
+@pytest.mark.parametrize("party_size", [0, 51, "2", True, 1.5])
+def test_bad_party_size(db, party_size):
+    with pytest.raises(checkins.CheckinError):
+        log(db, party_size=party_size)
+
+
+def test_log_is_append_only(db):
+    log(db)
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        db.execute("DELETE FROM checkins")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        db.execute("UPDATE checkins SET admit = 0")
+
+
+def test_undo_last_logs_a_new_row(db):
+    first = log(db)
+    second = log(db, decision(admit=False))
+    undo = checkins.undo_last(db, visit="site-a", staff_user="desk1")
+    assert undo["undoes"] == second["id"] and undo["id"] == 3
+    undo2 = checkins.undo_last(db, visit="site-a", staff_user="desk1")
+    assert undo2["undoes"] == first["id"]
+    with pytest.raises(checkins.NothingToUndo):
+        checkins.undo_last(db, visit="site-a", staff_user="desk1")
+    assert db.execute("SELECT COUNT(*) FROM checkins").fetchone()[0] == 4
+    rows = checkins.list_checkins(db)
+    assert [r["id"] for r in rows] == [4, 3, 2, 1]
+    assert {r["id"]: r["undone_by"] for r in rows}[2] == 3
+
+
+def test_undo_window(db):
+    log(db)
+    with pytest.raises(checkins.NothingToUndo):
+        checkins.undo_last(db, visit="site-a", staff_user="desk1", window_seconds=0)
+    with pytest.raises(checkins.NothingToUndo):
+        checkins.undo_last(db, visit="other-site", staff_user="desk1")
+
+
+def test_counts_leave_out_undone(db):
+    log(db, party_size=3)
+    log(db, party_size=2)
+    log(db, decision(admit=False))
+    log(db, decision(visit="site-z"))
+    checkins.undo_last(db, visit="site-a", staff_user="desk1")  # undoes the denial
+    counts = checkins.today_counts(db, "site-a", "America/New_York")
+    assert counts == {"admitted": 2, "admitted_people": 5, "denied": 0, "denied_people": 0,
+                      "undone": 1}
+    assert len(checkins.today_checkins(db, "site-a")) == 4
+
+
+def test_list_checkins_bounds(db):
+    log(db)
+    today = datetime.now(UTC).date()
+    assert len(checkins.list_checkins(db, today, today)) == 1
+    assert len(checkins.list_checkins(db, today.replace(year=today.year - 1), "2000-01-02")) == 0
+    assert len(checkins.list_checkins(db, to=f"{today.isoformat()}T00:00:00+00:00")) == 0
+    with pytest.raises(checkins.CheckinError):
+        checkins.list_checkins(db, "yesterday")
+    with pytest.raises(checkins.CheckinError):
+        checkins.list_checkins(db, limit=0)
+
+
+def test_local_day_bounds():
+    noon = datetime(2026, 3, 8, 17, 0, tzinfo=UTC)
+    start, end = checkins.local_day_bounds("America/Chicago", now=noon)
+    assert start == "2026-03-08T06:00:00.000000+00:00"
+    assert end == "2026-03-09T05:00:00.000000+00:00"  # DST began that day

@@ -1,0 +1,160 @@
+"""The kiosk app: config, sessions, roles, CSRF on every form, pages needing sign-in."""
+
+import os
+import stat
+
+import pytest
+
+from kiosk import create_app
+from passport import auth
+
+PAGES_FOR_STAFF = ["/desk", "/admin"]
+
+
+def test_config_layers(db_path, tmp_path, monkeypatch):
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    (instance / "config.py").write_text("SITE = 'from-instance'\nUNDO_WINDOW_SECONDS = 60\n")
+    app = create_app({"TESTING": True})
+    assert app.config["SITE"] == "from-instance" and app.config["UNDO_WINDOW_SECONDS"] == 60
+    assert app.config["DB"] == str(db_path)
+    monkeypatch.setenv("PASSPORT_SITE", "from-env")
+    assert create_app().config["SITE"] == "from-env"
+    assert create_app({"SITE": "from-test"}).config["SITE"] == "from-test"
+
+
+def test_secret_key_generated_in_instance_file(db_path, tmp_path, monkeypatch):
+    monkeypatch.delenv("PASSPORT_SECRET_KEY", raising=False)
+    first = create_app().config["SECRET_KEY"]
+    key_file = tmp_path / "instance" / "secret_key"
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    assert len(first) >= 32 and create_app().config["SECRET_KEY"] == first
+    monkeypatch.setenv("PASSPORT_SECRET_KEY", "from-the-environment-" + "x" * 20)
+    assert create_app().config["SECRET_KEY"].startswith("from-the-environment-")
+
+
+@pytest.mark.parametrize("path", PAGES_FOR_STAFF)
+def test_staff_pages_need_login(kiosk_client, path):
+    response = kiosk_client.get(path)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith(f"/login?next={path}")
+
+
+def test_public_pages(kiosk_client):
+    assert kiosk_client.get("/login").status_code == 200
+    assert kiosk_client.get("/card").status_code == 200
+    assert kiosk_client.get("/").headers["Location"] == "/eligible"
+
+
+def test_login_logout(kiosk_client, kiosk_login):
+    token = kiosk_login(kiosk_client)
+    assert kiosk_client.get("/").headers["Location"] == "/desk"
+    assert kiosk_client.get("/desk").status_code == 200
+    # logout is a POST with the CSRF token
+    assert kiosk_client.post("/logout").status_code == 400
+    assert kiosk_client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert kiosk_client.get("/desk").status_code == 302
+
+
+def test_wrong_password(kiosk_client, db):
+    auth.create_user(db, "alice", "long enough pw")
+    kiosk_client.get("/login")
+    with kiosk_client.session_transaction() as session:
+        token = session["csrf_token"]
+    response = kiosk_client.post(
+        "/login", data={"username": "alice", "password": "nope nope", "csrf_token": token}
+    )
+    assert response.status_code == 401 and b"Wrong username or password" in response.data
+
+
+def test_login_rejects_missing_or_wrong_csrf(kiosk_client, db):
+    auth.create_user(db, "alice", "long enough pw")
+    kiosk_client.get("/login")
+    data = {"username": "alice", "password": "long enough pw"}
+    assert kiosk_client.post("/login", data=data).status_code == 400
+    assert kiosk_client.post("/login", data={**data, "csrf_token": "forged"}).status_code == 400
+
+
+def test_login_next_stays_on_site(kiosk_client, kiosk_login, db):
+    auth.create_user(db, "alice", "long enough pw")
+    kiosk_client.get("/login")
+    with kiosk_client.session_transaction() as session:
+        token = session["csrf_token"]
+    response = kiosk_client.post(
+        "/login?next=//evil.example/x",
+        data={"username": "alice", "password": "long enough pw", "csrf_token": token},
+    )
+    assert response.headers["Location"] == "/desk"
+
+
+def test_disabled_user_is_signed_out(kiosk_client, kiosk_login, db):
+    kiosk_login(kiosk_client, "desk1")
+    auth.create_user(db, "root", "long enough pw", role="admin")
+    auth.set_disabled(db, "desk1", True)
+    assert kiosk_client.get("/desk").status_code == 302
+
+
+def test_desk_role_cannot_open_admin(kiosk_client, kiosk_login):
+    kiosk_login(kiosk_client, "desk1", "desk")
+    assert kiosk_client.get("/admin").status_code == 403
+
+
+ADMIN_FORMS = [
+    ("/admin/site", {"site": ""}),
+    ("/admin/users", {"username": "x1", "password": "long enough pw", "role": "desk"}),
+    ("/admin/users/desk1/disable", {}),
+    ("/admin/tokens", {"name": "t"}),
+    ("/admin/tokens/1/revoke", {}),
+    ("/admin/lists/publish", {"token": "0" * 32}),
+    ("/admin/lists/1/rollback", {}),
+    ("/admin/lists/upload", {}),
+    ("/desk/undo", {}),
+    ("/desk/decode", {}),
+    ("/logout", {}),
+]
+
+
+@pytest.mark.parametrize(("path", "data"), ADMIN_FORMS)
+def test_every_form_rejects_missing_csrf(kiosk_client, kiosk_login, path, data):
+    kiosk_login(kiosk_client, "root", "admin")
+    response = kiosk_client.post(path, data=data)
+    assert response.status_code == 400 and b"CSRF" in response.data
+
+
+@pytest.mark.parametrize(("path", "data"), ADMIN_FORMS[:8])
+def test_admin_forms_need_admin(kiosk_client, kiosk_login, path, data):
+    token = kiosk_login(kiosk_client, "desk1", "desk")
+    assert kiosk_client.post(path, data={**data, "csrf_token": token}).status_code == 403
+
+
+def test_admin_users_and_tokens(kiosk_client, kiosk_login, db):
+    token = kiosk_login(kiosk_client, "root", "admin")
+    page = kiosk_client.get("/admin")
+    assert page.status_code == 200 and b"Staff users" in page.data
+    response = kiosk_client.post(
+        "/admin/users",
+        data={"username": "desk2", "password": "long enough pw", "role": "desk",
+              "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert b"User desk2 created" in response.data
+    assert auth.get_user(db, "desk2").role == "desk"
+    response = kiosk_client.post(
+        "/admin/users/desk2/disable", data={"csrf_token": token}, follow_redirects=True
+    )
+    assert auth.get_user(db, "desk2").disabled
+    response = kiosk_client.post("/admin/tokens", data={"name": "ticketing", "csrf_token": token})
+    assert response.status_code == 200
+    value = response.data.split(b'id="new-token" class="token">')[1].split(b"<")[0].decode()
+    assert auth.verify_token(db, value).name == "ticketing"
+    token_id = auth.list_tokens(db)[0]["id"]
+    kiosk_client.post(f"/admin/tokens/{token_id}/revoke", data={"csrf_token": token})
+    assert auth.verify_token(db, value) is None
+    # an admin cannot disable themself
+    assert kiosk_client.post("/admin/users/root/disable",
+                             data={"csrf_token": token}).status_code == 400
+
+
+def test_healthz_waits_for_warm_up(kiosk_client):
+    response = kiosk_client.get("/healthz")
+    assert response.status_code == 503 and response.json["status"] == "starting"
