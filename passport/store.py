@@ -234,6 +234,117 @@ def get_profile_row(db: sqlite_utils.Database, name: str) -> dict | None:
 # --------------------------------------------------------------------------- participant lists
 # (owner: passport/institutions.py)
 
+INSTITUTION_COLUMNS = (
+    "id", "name", "address", "city", "region", "country", "postal_code", "latitude",
+    "longitude", "timezone", "website", "restrictions", "proof_of_residence",
+    "local_radius_miles", "local_discount_percent", "reservation_required",
+    "store_discount_only", "coord_source",
+)
+
+
+def get_active_list_version(db: sqlite_utils.Database, profile: str) -> int | None:
+    row = db.execute("SELECT active_list_version FROM profiles WHERE name = ?",
+                     [profile]).fetchone()
+    return row[0] if row else None
+
+
+def publish_list(
+    db: sqlite_utils.Database, *, profile: str, records: list[dict], source_name: str | None,
+    source_sha256: str | None, actor: str | None, note: str | None = None,
+) -> tuple[int, int | None]:
+    """Store ``records`` as a new list version and make it active, all or nothing.
+
+    Returns (new version, previously active version).
+    """
+    columns = ", ".join(INSTITUTION_COLUMNS)
+    marks = ", ".join("?" for _ in INSTITUTION_COLUMNS)
+    now = utc_now_iso()
+    with db.atomic():
+        version = db.execute(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM list_versions").fetchone()[0]
+        previous = get_active_list_version(db, profile)
+        db.execute(
+            "INSERT INTO list_versions (version, profile, created_at, created_by, source_name, "
+            "source_sha256, row_count, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [version, profile, now, actor, source_name, source_sha256, len(records), note],
+        )
+        db.conn.executemany(
+            f"INSERT INTO institutions (list_version, {columns}) VALUES (?, {marks})",
+            [[version, *(r.get(c) for c in INSTITUTION_COLUMNS)] for r in records],
+        )
+        db.execute("UPDATE profiles SET active_list_version = ? WHERE name = ?",
+                   [version, profile])
+        db.execute(
+            "INSERT INTO list_events (at, profile, action, list_version, previous_version, "
+            "actor) VALUES (?, ?, 'publish', ?, ?, ?)",
+            [now, profile, version, previous, actor],
+        )
+    return version, previous
+
+
+def activate_list_version(db: sqlite_utils.Database, profile: str, version: int,
+                          actor: str | None, action: str = "rollback") -> int | None:
+    """Re-activate an existing version of ``profile``; returns the previously active one."""
+    with db.atomic():
+        previous = get_active_list_version(db, profile)
+        db.execute("UPDATE profiles SET active_list_version = ? WHERE name = ?",
+                   [version, profile])
+        db.execute(
+            "INSERT INTO list_events (at, profile, action, list_version, previous_version, "
+            "actor) VALUES (?, ?, ?, ?, ?, ?)",
+            [utc_now_iso(), profile, action, version, previous, actor],
+        )
+    return previous
+
+
+def get_list_version_row(db: sqlite_utils.Database, version: int) -> dict | None:
+    rows = list(db.query("SELECT * FROM list_versions WHERE version = ?", [version]))
+    return rows[0] if rows else None
+
+
+def list_version_rows(db: sqlite_utils.Database, profile: str) -> list[dict]:
+    """Every version of ``profile``, newest first, with ``active`` (0/1)."""
+    return list(db.query(
+        "SELECT v.*, (v.version = p.active_list_version) AS active FROM list_versions v "
+        "JOIN profiles p ON p.name = v.profile WHERE v.profile = ? ORDER BY v.version DESC",
+        [profile],
+    ))
+
+
+def get_institution_rows(db: sqlite_utils.Database, version: int) -> list[dict]:
+    """The institutions of one list version, in upload order."""
+    columns = ", ".join(INSTITUTION_COLUMNS)
+    return list(db.query(
+        f"SELECT {columns} FROM institutions WHERE list_version = ? ORDER BY rowid", [version]))
+
+
+def search_institution_rows(db: sqlite_utils.Database, version: int, text: str | None,
+                            limit: int | None) -> list[dict]:
+    """Institutions of a version whose id, name, city, region or postal code contain ``text``."""
+    columns = ", ".join(INSTITUTION_COLUMNS)
+    sql = f"SELECT {columns} FROM institutions WHERE list_version = ?"
+    params: list = [version]
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        sql += " AND (" + " OR ".join(
+            f"{c} LIKE ? ESCAPE '\\'" for c in ("id", "name", "city", "region", "postal_code")
+        ) + ")"
+        params += [pattern] * 5
+        # names that start with the text first, then alphabetical
+        sql += " ORDER BY (name LIKE ? ESCAPE '\\') DESC, name"
+        params.append(pattern[1:])
+    else:
+        sql += " ORDER BY rowid"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return list(db.query(sql, params))
+
+
+def list_event_rows(db: sqlite_utils.Database, profile: str, limit: int = 50) -> list[dict]:
+    return list(db.query(
+        "SELECT * FROM list_events WHERE profile = ? ORDER BY id DESC LIMIT ?", [profile, limit]))
+
 
 # --------------------------------------------------------------------------- check-in log
 # (owner: passport/checkins.py)

@@ -1,0 +1,277 @@
+"""Check-in orchestration: the one path used by ``passport check``, ``/api/v1/check`` and the
+desk page, and the member's "where can I go" list.
+
+``check()`` parses and validates the inputs (raising ``CheckInputError`` with a clear
+message), loads the cached active list, verifies a card when one is given (CARDS part),
+geocodes a postal code offline, and calls the pure ``rules.decide()``. Unknown institution
+ids are reasons in the decision, never exceptions.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+import sqlite_utils
+
+from passport import rules
+from passport.geocode import GeocodeError, geocode_postal
+from passport.importer import ID_PATTERN
+from passport.institutions import ActiveList, load_active
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class CheckInputError(ValueError):
+    """A check's input is malformed: an id, a date, coordinates, a party, a postal code."""
+
+
+class UnknownInstitution(CheckInputError):
+    """The institution id is well-formed but not on the active list."""
+
+
+# --------------------------------------------------------------------------- input parsing
+
+def parse_id(value: Any, what: str) -> str:
+    """A well-formed institution id, or CheckInputError naming ``what``."""
+    text = value.strip() if isinstance(value, str) else value
+    if not isinstance(text, str) or not ID_PATTERN.match(text):
+        raise CheckInputError(f"{what} {value!r} is not a valid institution id")
+    return text
+
+
+def parse_date(value: Any, what: str) -> date | None:
+    """``None``, a date, or an ISO ``YYYY-MM-DD`` string, else CheckInputError."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and _DATE.match(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise CheckInputError(f"{what} {value!r} is not a date (YYYY-MM-DD)")
+
+
+def parse_point(value: Any, what: str) -> tuple[float, float] | None:
+    """``None``, a (lat, lon) pair, ``{"lat":..,"lon":..}`` or ``"LAT,LON"``, in degrees."""
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, str):
+            lat_text, lon_text = value.split(",")
+            lat_deg, lon_deg = float(lat_text), float(lon_text)
+        elif isinstance(value, Mapping):
+            lat_deg, lon_deg = float(value["lat"]), float(value["lon"])
+        else:
+            lat_deg, lon_deg = (float(v) for v in value)
+    except (ValueError, TypeError, KeyError):
+        raise CheckInputError(f"{what} {value!r} is not LAT,LON in degrees") from None
+    if not (-90.0 <= lat_deg <= 90.0 and -180.0 <= lon_deg <= 180.0):
+        raise CheckInputError(f"{what} {value!r} is out of range (latitude -90..90, "
+                              "longitude -180..180)")
+    return lat_deg, lon_deg
+
+
+def parse_party(value: Any) -> rules.Party | None:
+    """``None``, a Party, or a mapping with adults/children/named_present."""
+    if value is None or isinstance(value, rules.Party):
+        return value
+    if isinstance(value, Mapping):
+        unknown = set(value) - {"adults", "children", "named_present"}
+        if unknown:
+            raise CheckInputError(f"unknown party field(s): {', '.join(sorted(unknown))}")
+        try:
+            return rules.Party(**value)
+        except (TypeError, ValueError) as exc:
+            raise CheckInputError(str(exc)) from None
+    raise CheckInputError(f"party {value!r} is not adults/children/named_present")
+
+
+def _residence(residence: Any, postal: str | None, country: str | None
+               ) -> tuple[float, float] | None:
+    if residence not in (None, "") and postal:
+        raise CheckInputError("give the residence as coordinates or as postal code, not both")
+    point = parse_point(residence, "residence")
+    if point is not None:
+        return point
+    if postal:
+        if not country:
+            raise CheckInputError("a postal code needs its country (e.g. US)")
+        try:
+            return geocode_postal(postal, country)
+        except GeocodeError as exc:
+            raise CheckInputError(str(exc)) from None
+    if country:
+        raise CheckInputError("a country was given without a postal code")
+    return None
+
+
+def site_today(active: ActiveList, institution_id: str) -> date:
+    """Today's date in the site's own time zone (UTC when the site or its zone is unknown)."""
+    tz_name = active.timezone_of(institution_id)
+    try:
+        tz = zoneinfo.ZoneInfo(tz_name) if tz_name else None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        tz = None
+    return datetime.now(tz or zoneinfo.ZoneInfo("UTC")).date()
+
+
+# --------------------------------------------------------------------------- check
+
+def check(
+    db: sqlite_utils.Database,
+    visit: str,
+    *,
+    home: str | None = None,
+    card: str | None = None,
+    card_image: Any = None,
+    residence: Any = None,
+    postal: str | None = None,
+    country: str | None = None,
+    on: Any = None,
+    expires: Any = None,
+    party: Any = None,
+    membership: str | None = None,
+    profile: str = "astc",
+) -> rules.Decision:
+    """Decide one visit. Exactly one of ``home`` (manual flow: staff read the printed card),
+    ``card`` (a scanned payload) or ``card_image`` (path or bytes of a photo of the card).
+
+    ``residence`` is (lat, lon), ``{"lat","lon"}`` or ``"LAT,LON"``; or ``postal`` +
+    ``country`` (geocoded offline). ``on`` defaults to today in the visited site's time
+    zone; ``expires`` (manual flow only) adds the expiry check. Raises ``CheckInputError``
+    for malformed input and ``institutions.NoActiveList`` when no list is published.
+    """
+    visit = parse_id(visit, "visit")
+    given = [name for name, v in (("home", home), ("card", card), ("card_image", card_image))
+             if v not in (None, "", b"")]
+    if len(given) != 1:
+        raise CheckInputError("give exactly one of home, card or card image"
+                              + (f" (got {', '.join(given)})" if given else ""))
+    if home not in (None, ""):
+        home = parse_id(home, "home")
+    visit_on = parse_date(on, "visit date")
+    expires_on = parse_date(expires, "expiry date")
+    if expires_on is not None and not home:
+        raise CheckInputError("an expiry date is only for the manual flow (the card carries "
+                              "its own)")
+    if membership is not None and membership not in rules.MEMBERSHIP_LIMITS:
+        raise CheckInputError(f"membership must be one of {sorted(rules.MEMBERSHIP_LIMITS)}")
+    party_obj = parse_party(party)
+    point = _residence(residence, postal, country)
+
+    active = load_active(db, profile)
+    if visit_on is None:
+        visit_on = site_today(active, visit)
+
+    card_reasons: list[str] = []
+    card_json: dict | None = None
+    if not home:
+        from passport import cards  # the cards part loads crypto only when a card is checked
+
+        if card_image not in (None, ""):
+            try:
+                card = cards.decode_image(card_image)
+            except cards.CardImageError as exc:
+                raise CheckInputError(str(exc)) from None
+        result = cards.verify(db, card, visit_on)
+        card_reasons = list(result.reasons)
+        card_json = {"valid": result.valid, "reasons": list(result.reasons),
+                     **(result.card.to_dict() if result.card is not None else {})}
+        if result.card is not None:
+            home = result.card.issuer_id
+            expires_on = result.card.expires
+            membership = membership or result.card.membership
+            if point is None and result.card.postal_code and result.card.country:
+                try:
+                    point = geocode_postal(result.card.postal_code, result.card.country)
+                except GeocodeError:
+                    point = None  # staff are prompted to ask for the residence instead
+    try:
+        return rules.decide(
+            active, visit, home or None, on=visit_on, expires=expires_on, residence=point,
+            party=party_obj, membership=membership, card=card_json, card_reasons=card_reasons,
+            manual=card_json is None,
+        )
+    except ValueError as exc:  # out-of-range residence caught by the engine
+        raise CheckInputError(str(exc)) from None
+
+
+# --------------------------------------------------------------------------- eligible
+
+_SITE_FIELDS = ("id", "name", "city", "region", "country", "website", "restrictions",
+                "proof_of_residence", "reservation_required", "store_discount_only",
+                "local_radius_miles", "local_discount_percent", "latitude", "longitude",
+                "timezone")
+
+
+def eligible(
+    db: sqlite_utils.Database,
+    home: str,
+    *,
+    residence: Any = None,
+    postal: str | None = None,
+    country: str | None = None,
+    near: Any = None,
+    limit: int | None = None,
+    profile: str = "astc",
+) -> dict[str, Any]:
+    """Which participating sites a member of ``home`` may visit free, nearest first.
+
+    Every site is decided with the same ``rules.decide()`` as a check (so the list and the
+    desk always agree). Sorted by distance from ``near`` (lat, lon) when given, else from
+    home. ``limit`` caps the eligible list. Raises ``UnknownInstitution`` for a home not on
+    the list.
+    """
+    home = parse_id(home, "home")
+    point = _residence(residence, postal, country)
+    near_point = parse_point(near, "near")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                              or limit < 0):
+        raise CheckInputError(f"limit must be a whole number >= 0, got {limit!r}")
+    active = load_active(db, profile)
+    home_row = active.by_id.get(home)
+    if home_row is None:
+        raise UnknownInstitution(f"home institution {home!r} is not on the active list "
+                                 f"(version {active.version})")
+    near_miles = (active.table.distances_from(*near_point) if near_point is not None
+                  else None)
+    ok: list[dict] = []
+    not_ok: list[dict] = []
+    for index, site_id in enumerate(active.table.ids):
+        if site_id == home:
+            continue
+        decision = rules.decide(active, site_id, home, residence=point, manual=False)
+        entry = {f: active.by_id[site_id].get(f) for f in _SITE_FIELDS}
+        entry["distance_miles"] = decision.home_distance_miles
+        entry["residence_distance_miles"] = decision.residence_distance_miles
+        if near_miles is not None:
+            entry["near_miles"] = float(near_miles[index])
+        if decision.admit:
+            entry["notes"] = [c for c in decision.reasons if c != rules.ELIGIBLE]
+            entry["staff_checks"] = [c for c in decision.staff_checks
+                                     if c != rules.CHECK_PHOTO_ID]
+            ok.append(entry)
+        else:
+            entry["reasons"] = decision.reasons
+            not_ok.append(entry)
+    sort_key = "near_miles" if near_miles is not None else "distance_miles"
+    ok.sort(key=lambda e: (e[sort_key], e["id"]))
+    not_ok.sort(key=lambda e: (e["distance_miles"], e["id"]))
+    return {
+        "list_version": active.version,
+        "home": {f: home_row.get(f) for f in ("id", "name", "city", "region", "country")},
+        "radius_miles": active.profile.radius_miles,
+        "residence": {"lat": point[0], "lon": point[1]} if point else None,
+        "near": {"lat": near_point[0], "lon": near_point[1]} if near_point else None,
+        "eligible_count": len(ok),
+        "eligible": ok[:limit] if limit is not None else ok,
+        "ineligible": not_ok,
+    }

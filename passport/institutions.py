@@ -1,0 +1,325 @@
+"""Participant lists: import, versions, atomic publish, dry run, rollback, diff, search.
+
+Each successful import is a new list version. Publishing is one transaction: the rows, the
+version and the profile's active version change together or not at all, so a failed or
+partial import leaves the previous version active. ``load_active`` builds the engine's
+InstitutionTable once per (store file, profile, version) and caches it; the check-in hot
+path then runs on memory only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlite_utils
+
+from passport import store
+from passport.importer import ListValidationError, ParsedList, RowError, inert, parse_bytes, \
+    parse_file
+from passport.rules import Profile
+
+__all__ = [
+    "ActiveList", "ImportResult", "ListValidationError", "NoActiveList", "RowError",
+    "UnknownListVersion", "diff_records", "diff_versions", "ensure_default_list", "export_csv",
+    "get_profile", "import_bytes", "import_file", "list_versions", "load_active", "rollback",
+    "search",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LIST_PATH = Path(__file__).resolve().parents[1] / "data" / "institutions.csv"
+TERMS_FIELDS = ("restrictions", "proof_of_residence", "local_radius_miles",
+                "local_discount_percent", "reservation_required", "store_discount_only")
+DETAIL_FIELDS = ("address", "city", "region", "country", "postal_code", "website", "timezone")
+# Above this many rows the pairwise distance matrix would cost too much memory (n^2 floats);
+# decisions then compute the pair distance with one exact geodesic.
+DISTANCE_MATRIX_MAX_ROWS = 3000
+_CACHE_SIZE = 8
+
+
+class NoActiveList(LookupError):
+    """No participant list is published for this program profile yet."""
+
+
+class UnknownListVersion(LookupError):
+    """The requested list version does not exist for this profile."""
+
+
+class UnknownProfile(LookupError):
+    """The program profile does not exist."""
+
+
+@dataclass(frozen=True, eq=False)
+class ActiveList:
+    """One list version in memory: the engine table, full rows by id, the program profile."""
+
+    version: int
+    profile: Profile
+    table: Any  # engine.InstitutionTable
+    by_id: dict[str, dict]
+    records: list[dict]
+    pair_miles: np.ndarray | None = field(default=None, repr=False)
+
+    def distance_miles(self, id_a: str, id_b: str) -> float:
+        """Exact geodesic miles between two listed institutions (precomputed when possible)."""
+        if self.pair_miles is not None:
+            return float(self.pair_miles[self.table.index_of(id_a), self.table.index_of(id_b)])
+        return self.table.distance_between(id_a, id_b)
+
+    def timezone_of(self, institution_id: str) -> str | None:
+        row = self.by_id.get(institution_id)
+        return row.get("timezone") if row else None
+
+
+@dataclass
+class ImportResult:
+    """What an import did (or, for a dry run, would do)."""
+
+    version: int | None
+    previous_version: int | None
+    dry_run: bool
+    row_count: int
+    source_name: str
+    sha256: str
+    diff: dict
+    warnings: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version, "previous_version": self.previous_version,
+            "dry_run": self.dry_run, "row_count": self.row_count,
+            "source_name": self.source_name, "sha256": self.sha256,
+            "warnings": list(self.warnings), "diff": self.diff,
+        }
+
+
+# --------------------------------------------------------------------------- profiles
+
+def get_profile(db: sqlite_utils.Database, name: str = "astc") -> Profile:
+    row = store.get_profile_row(db, name)
+    if row is None:
+        raise UnknownProfile(f"no program profile named {name!r}")
+    return Profile.from_row(row)
+
+
+# --------------------------------------------------------------------------- active list
+
+_cache: dict[tuple, ActiveList] = {}
+_cache_lock = threading.Lock()
+
+
+def _db_file(db: sqlite_utils.Database) -> str:
+    row = db.execute("PRAGMA database_list").fetchone()
+    return row[2] or f"memory:{id(db)}"
+
+
+def build_active_list(version: int, profile: Profile, rows: list[dict]) -> ActiveList:
+    """The in-memory form of one list version (engine table, pair distances, rows by id)."""
+    from engine import InstitutionTable
+
+    table = InstitutionTable.from_records(rows, radius_miles=profile.radius_miles)
+    pair = None
+    if len(rows) <= DISTANCE_MATRIX_MAX_ROWS:
+        pair = np.vstack([table.distances_from(r["latitude"], r["longitude"]) for r in rows])
+        pair.setflags(write=False)
+    return ActiveList(version=version, profile=profile, table=table,
+                      by_id={r["id"]: r for r in rows}, records=rows, pair_miles=pair)
+
+
+def load_active(db: sqlite_utils.Database, profile: str = "astc") -> ActiveList:
+    """The active list of ``profile``; built once per (store file, version), then cached.
+
+    Costs one small query (which version is active); raises ``NoActiveList`` when none is.
+    """
+    row = store.get_profile_row(db, profile)
+    if row is None:
+        raise UnknownProfile(f"no program profile named {profile!r}")
+    version = row["active_list_version"]
+    if version is None:
+        raise NoActiveList(f"no participant list is published for {profile!r}; "
+                           "import one with `passport import FILE`")
+    prof = Profile.from_row(row)
+    key = (_db_file(db), prof, version)
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None:
+        return hit
+    active = build_active_list(version, prof, store.get_institution_rows(db, version))
+    with _cache_lock:
+        while len(_cache) >= _CACHE_SIZE:
+            _cache.pop(next(iter(_cache)))
+        _cache[key] = active
+    return active
+
+
+def active_version(db: sqlite_utils.Database, profile: str = "astc") -> int | None:
+    return store.get_active_list_version(db, profile)
+
+
+# --------------------------------------------------------------------------- import
+
+def import_file(db: sqlite_utils.Database, path: str | Path, dry_run: bool = False,
+                actor: str | None = None, profile: str = "astc") -> ImportResult:
+    """Validate the file and (unless ``dry_run``) publish it as the next active version.
+
+    Raises ``ListValidationError`` (``.errors``: every RowError) and writes nothing when
+    the file has any problem.
+    """
+    return publish_parsed(db, parse_file(path), dry_run=dry_run, actor=actor, profile=profile)
+
+
+def import_bytes(db: sqlite_utils.Database, data: bytes, filename: str, dry_run: bool = False,
+                 actor: str | None = None, profile: str = "astc") -> ImportResult:
+    """Same as ``import_file`` for an uploaded file's bytes (the admin page)."""
+    return publish_parsed(db, parse_bytes(data, filename), dry_run=dry_run, actor=actor,
+                          profile=profile)
+
+
+def publish_parsed(db: sqlite_utils.Database, parsed: ParsedList, *, dry_run: bool,
+                   actor: str | None, profile: str = "astc") -> ImportResult:
+    get_profile(db, profile)
+    previous = store.get_active_list_version(db, profile)
+    old_rows = store.get_institution_rows(db, previous) if previous is not None else []
+    diff = diff_records(old_rows, parsed.records)
+    diff.update({"from": previous, "to": None})
+    warnings = list(parsed.warnings)
+    if previous is not None:
+        previous_row = store.get_list_version_row(db, previous)
+        if previous_row and previous_row["source_sha256"] == parsed.sha256:
+            warnings.append(f"the file is identical to the active version {previous}")
+    version = None
+    if not dry_run:
+        version, previous = store.publish_list(
+            db, profile=profile, records=parsed.records, source_name=parsed.source_name,
+            source_sha256=parsed.sha256, actor=actor)
+        diff["to"] = version
+        log.info("published list version %s (%d rows) for %s", version,
+                 len(parsed.records), profile)
+    return ImportResult(version=version, previous_version=previous, dry_run=dry_run,
+                        row_count=len(parsed.records), source_name=parsed.source_name,
+                        sha256=parsed.sha256, diff=diff, warnings=warnings)
+
+
+def ensure_default_list(db: sqlite_utils.Database, path: str | Path | None = None,
+                        profile: str = "astc") -> int | None:
+    """Import the shipped list when no list is active; returns the new version or None."""
+    if store.get_active_list_version(db, profile) is not None:
+        return None
+    result = import_file(db, path or DEFAULT_LIST_PATH, actor="default-list", profile=profile)
+    return result.version
+
+
+# --------------------------------------------------------------------------- versions
+
+def list_versions(db: sqlite_utils.Database, profile: str = "astc") -> list[dict]:
+    """Every version, newest first: version, created_at, created_by, source_name,
+    source_sha256, row_count, note, active (bool)."""
+    rows = store.list_version_rows(db, profile)
+    for row in rows:
+        row["active"] = bool(row["active"])
+    return rows
+
+
+def _version_rows(db: sqlite_utils.Database, version: int, profile: str) -> list[dict]:
+    row = store.get_list_version_row(db, version)
+    if row is None or row["profile"] != profile:
+        raise UnknownListVersion(f"list version {version} does not exist")
+    return store.get_institution_rows(db, version)
+
+
+def diff_versions(db: sqlite_utils.Database, a: int, b: int, profile: str = "astc") -> dict:
+    """What changed from version ``a`` to version ``b`` (see ``diff_records``)."""
+    diff = diff_records(_version_rows(db, a, profile), _version_rows(db, b, profile))
+    diff.update({"from": a, "to": b})
+    return diff
+
+
+def rollback(db: sqlite_utils.Database, version: int, actor: str | None = None,
+             profile: str = "astc") -> dict:
+    """Re-activate an earlier (or any existing) version; returns {"active", "previous"}."""
+    row = store.get_list_version_row(db, version)
+    if row is None or row["profile"] != profile:
+        raise UnknownListVersion(f"list version {version} does not exist")
+    previous = store.activate_list_version(db, profile, version, actor)
+    log.info("list version %s re-activated for %s (was %s)", version, profile, previous)
+    return {"active": version, "previous": previous}
+
+
+def diff_records(old: list[dict], new: list[dict]) -> dict:
+    """Added, removed, renamed, moved (with miles moved), terms and detail changes by id."""
+    from engine import geodesic_miles
+
+    old_by_id = {r["id"]: r for r in old}
+    new_by_id = {r["id"]: r for r in new}
+    added = [{"id": i, "name": r["name"]} for i, r in new_by_id.items() if i not in old_by_id]
+    removed = [{"id": i, "name": r["name"]} for i, r in old_by_id.items() if i not in new_by_id]
+    renamed, moved, terms, details = [], [], [], []
+    unchanged = 0
+    for ident, after in new_by_id.items():
+        before = old_by_id.get(ident)
+        if before is None:
+            continue
+        changed = False
+        if before["name"] != after["name"]:
+            renamed.append({"id": ident, "old_name": before["name"], "new_name": after["name"]})
+            changed = True
+        if (before["latitude"], before["longitude"]) != (after["latitude"], after["longitude"]):
+            moved.append({
+                "id": ident, "name": after["name"],
+                "moved_miles": geodesic_miles(before["latitude"], before["longitude"],
+                                              after["latitude"], after["longitude"]),
+                "from": [before["latitude"], before["longitude"]],
+                "to": [after["latitude"], after["longitude"]],
+            })
+            changed = True
+        for bucket, fields in ((terms, TERMS_FIELDS), (details, DETAIL_FIELDS)):
+            changes = {f: {"old": before.get(f), "new": after.get(f)} for f in fields
+                       if before.get(f) != after.get(f)}
+            if changes:
+                bucket.append({"id": ident, "name": after["name"], "changes": changes})
+                changed = True
+        unchanged += not changed
+    return {
+        "added": added, "removed": removed, "renamed": renamed, "moved": moved,
+        "terms_changed": terms, "details_changed": details, "unchanged": unchanged,
+        "summary": {"added": len(added), "removed": len(removed), "renamed": len(renamed),
+                    "moved": len(moved), "terms_changed": len(terms),
+                    "details_changed": len(details), "unchanged": unchanged},
+    }
+
+
+# --------------------------------------------------------------------------- reading
+
+def search(db: sqlite_utils.Database, text: str | None = None, limit: int | None = None,
+           profile: str = "astc") -> list[dict]:
+    """Active-list institutions matching ``text`` in id, name, city, region or postal code
+    (all when ``text`` is empty), names starting with the text first."""
+    version = store.get_active_list_version(db, profile)
+    if version is None:
+        raise NoActiveList(f"no participant list is published for {profile!r}")
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be >= 0, got {limit}")
+    return store.search_institution_rows(db, version, (text or "").strip() or None, limit)
+
+
+def export_csv(db: sqlite_utils.Database, version: int | None = None,
+               profile: str = "astc") -> str:
+    """A version (default: the active one) as CSV, every text cell spreadsheet-safe."""
+    if version is None:
+        version = store.get_active_list_version(db, profile)
+        if version is None:
+            raise NoActiveList(f"no participant list is published for {profile!r}")
+    rows = _version_rows(db, version, profile)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(store.INSTITUTION_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: inert(v) if v is not None else "" for k, v in row.items()})
+    return out.getvalue()

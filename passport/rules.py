@@ -1,0 +1,382 @@
+"""Program rules: profiles, parties, and ``decide()`` — the admission decision, pure, no I/O.
+
+A decision carries EVERY reason that applies (not just the first), both distances in miles,
+the list version used, how many people the benefit covers and what staff must still check.
+``admit`` is True exactly when no *deny* code applies. When admitted, ``ELIGIBLE`` is the
+first reason, possibly followed by *note* codes.
+
+Reason codes (stable: the UI, the API, the log and the tests use them)
+
+=========================== ====== =====================================================
+code                        kind   when
+=========================== ====== =====================================================
+ELIGIBLE                    admit  every rule passed (alone when admitted plainly)
+HOME_WITHIN_RADIUS          deny   visited site is not more than the radius from home
+RESIDENCE_WITHIN_RADIUS     deny   visited site is not more than the radius from the
+                                   member's residence (profiles with the residence rule)
+SAME_INSTITUTION            deny   visiting the home institution itself
+HOME_NOT_PARTICIPATING      deny   home institution not on the active list
+VISIT_NOT_PARTICIPATING     deny   visited institution not on the active list
+CARD_EXPIRED                deny   card expired before the visit date (site's local date)
+CARD_SIGNATURE_INVALID      deny   card signature does not verify (cards part)
+CARD_MALFORMED              deny   card payload cannot be read (cards part)
+CARD_REVOKED                deny   card or its key revoked (cards part)
+KEY_UNKNOWN                 deny   card signed with a key not on the trust list (cards)
+NAMED_MEMBER_ABSENT         deny   nobody named on the card is present
+PARTY_TOO_LARGE             note   the party is larger than the membership covers; the
+                                   benefit covers ``covered`` people, the rest pay
+LOCAL_RULE_HONOURED         note   admitted under the site's own smaller radius
+                                   (``local_radius_miles``), not the program radius
+STORE_DISCOUNT_ONLY         note   free-admission site: the benefit is a store discount
+LOCAL_DISCOUNT              note   denied free admission, but the site offers
+                                   ``local_discount_percent`` off inside the radius
+=========================== ====== =====================================================
+
+Staff checks (``Decision.staff_checks``, only on admission): ``CHECK_PHOTO_ID`` (a photo ID
+matches a name on the card), ``CHECK_MEMBER_CARD`` (manual flow: read the printed card's home
+institution, expiry and names), ``CHECK_PROOF_OF_RESIDENCE`` (site requires an ID with an
+address), ``CHECK_RESIDENCE`` (residence rule applies but the residence is unknown),
+``CHECK_RESERVATION`` (site requires an advance reservation).
+
+Party (rules from 1 January 2026, data in ``MEMBERSHIP_LIMITS``): a group membership covers
+up to 2 adults, at least one of them named on the card, plus up to 4 children; an individual
+membership covers the named cardholder only.
+
+Hot path: ``decide`` reads the in-memory active list only: the engine's precomputed
+beyond-radius matrix and the list's precomputed distance matrix for home/visit pairs; one
+exact geodesic (compiled) only for a residence point. No SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
+
+ELIGIBLE = "ELIGIBLE"
+HOME_WITHIN_RADIUS = "HOME_WITHIN_RADIUS"
+RESIDENCE_WITHIN_RADIUS = "RESIDENCE_WITHIN_RADIUS"
+SAME_INSTITUTION = "SAME_INSTITUTION"
+HOME_NOT_PARTICIPATING = "HOME_NOT_PARTICIPATING"
+VISIT_NOT_PARTICIPATING = "VISIT_NOT_PARTICIPATING"
+CARD_EXPIRED = "CARD_EXPIRED"
+CARD_SIGNATURE_INVALID = "CARD_SIGNATURE_INVALID"
+CARD_MALFORMED = "CARD_MALFORMED"
+CARD_REVOKED = "CARD_REVOKED"
+KEY_UNKNOWN = "KEY_UNKNOWN"
+NAMED_MEMBER_ABSENT = "NAMED_MEMBER_ABSENT"
+PARTY_TOO_LARGE = "PARTY_TOO_LARGE"
+LOCAL_RULE_HONOURED = "LOCAL_RULE_HONOURED"
+STORE_DISCOUNT_ONLY = "STORE_DISCOUNT_ONLY"
+LOCAL_DISCOUNT = "LOCAL_DISCOUNT"
+
+CHECK_PHOTO_ID = "CHECK_PHOTO_ID"
+CHECK_MEMBER_CARD = "CHECK_MEMBER_CARD"
+CHECK_PROOF_OF_RESIDENCE = "CHECK_PROOF_OF_RESIDENCE"
+CHECK_RESIDENCE = "CHECK_RESIDENCE"
+CHECK_RESERVATION = "CHECK_RESERVATION"
+
+# Canonical order of reasons in a decision (stable output for the log and the tests).
+REASON_ORDER: tuple[str, ...] = (
+    ELIGIBLE, CARD_MALFORMED, CARD_SIGNATURE_INVALID, KEY_UNKNOWN, CARD_REVOKED, CARD_EXPIRED,
+    VISIT_NOT_PARTICIPATING, HOME_NOT_PARTICIPATING, SAME_INSTITUTION, HOME_WITHIN_RADIUS,
+    RESIDENCE_WITHIN_RADIUS, NAMED_MEMBER_ABSENT, LOCAL_RULE_HONOURED, PARTY_TOO_LARGE,
+    STORE_DISCOUNT_ONLY, LOCAL_DISCOUNT,
+)
+_RANK = {code: i for i, code in enumerate(REASON_ORDER)}
+DENY_CODES = frozenset({
+    HOME_WITHIN_RADIUS, RESIDENCE_WITHIN_RADIUS, SAME_INSTITUTION, HOME_NOT_PARTICIPATING,
+    VISIT_NOT_PARTICIPATING, CARD_EXPIRED, CARD_SIGNATURE_INVALID, CARD_MALFORMED,
+    CARD_REVOKED, KEY_UNKNOWN, NAMED_MEMBER_ABSENT,
+})
+NOTE_CODES = frozenset({PARTY_TOO_LARGE, LOCAL_RULE_HONOURED, STORE_DISCOUNT_ONLY,
+                        LOCAL_DISCOUNT})
+STAFF_CHECK_CODES = (CHECK_PHOTO_ID, CHECK_MEMBER_CARD, CHECK_PROOF_OF_RESIDENCE,
+                     CHECK_RESIDENCE, CHECK_RESERVATION)
+
+REASON_TEXT: dict[str, str] = {
+    ELIGIBLE: "Eligible: free general admission under the program.",
+    HOME_WITHIN_RADIUS: "Not eligible: this site is within the program distance of the "
+                        "member's home institution.",
+    RESIDENCE_WITHIN_RADIUS: "Not eligible: this site is within the program distance of the "
+                             "member's home address.",
+    SAME_INSTITUTION: "Not eligible: this is the member's own home institution.",
+    HOME_NOT_PARTICIPATING: "Not eligible: the member's home institution is not on the "
+                            "current participant list.",
+    VISIT_NOT_PARTICIPATING: "Not eligible: this site is not on the current participant list.",
+    CARD_EXPIRED: "Not eligible: the membership card has expired.",
+    CARD_SIGNATURE_INVALID: "Not eligible: the card's signature does not verify; it may have "
+                            "been altered.",
+    CARD_MALFORMED: "The card code cannot be read; scan again or check the card by hand.",
+    CARD_REVOKED: "Not eligible: the card has been revoked by the issuing institution.",
+    KEY_UNKNOWN: "The card was signed with a key this desk does not know; update the trust "
+                 "list or check the card by hand.",
+    NAMED_MEMBER_ABSENT: "Not eligible: a person named on the card must be present.",
+    PARTY_TOO_LARGE: "The membership does not cover the whole party; the others pay "
+                     "admission.",
+    LOCAL_RULE_HONOURED: "Eligible under this site's own shorter distance rule.",
+    STORE_DISCOUNT_ONLY: "Admission here is free for everyone; the member benefit is a store "
+                         "discount.",
+    LOCAL_DISCOUNT: "This site offers members from nearby a discount on admission.",
+    CHECK_PHOTO_ID: "Check a photo ID matches a name on the card.",
+    CHECK_MEMBER_CARD: "Check the printed membership card: home institution, expiry date, and "
+                       "a name matching a photo ID.",
+    CHECK_PROOF_OF_RESIDENCE: "This site requires proof of residence: check an ID showing the "
+                              "member's address.",
+    CHECK_RESIDENCE: "Ask where the member lives: members living within the program distance "
+                     "of this site are not eligible.",
+    CHECK_RESERVATION: "This site requires an advance reservation: check the booking.",
+}
+
+# (max adults, max children) covered, by membership type; from 1 January 2026.
+MEMBERSHIP_LIMITS: dict[str, tuple[int, int]] = {"group": (2, 4), "individual": (1, 0)}
+MAX_PARTY = 50
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A reciprocal program: its radius, whether the residence rule applies."""
+
+    name: str
+    title: str
+    radius_miles: float
+    residence_rule: bool
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Profile:
+        return cls(name=row["name"], title=row["title"], radius_miles=float(row["radius_miles"]),
+                   residence_rule=bool(row["residence_rule"]))
+
+
+DEFAULT_PROFILE = Profile("astc", "ASTC Travel Passport Program", 90.0, True)
+
+
+@dataclass(frozen=True)
+class Party:
+    """Who is at the desk: adults, children, and whether someone named on the card is there."""
+
+    adults: int = 1
+    children: int = 0
+    named_present: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("adults", "children"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"party {name} must be a whole number >= 0, got {value!r}")
+        if self.adults + self.children < 1:
+            raise ValueError("a party has at least one person")
+        if self.adults + self.children > MAX_PARTY:
+            raise ValueError(f"a party has at most {MAX_PARTY} people")
+
+    @property
+    def size(self) -> int:
+        return self.adults + self.children
+
+
+DEFAULT_PARTY = Party()
+
+
+class ActiveListLike(Protocol):
+    """What decide() reads: see ``passport.institutions.ActiveList``."""
+
+    version: int
+    profile: Profile
+    table: Any
+    by_id: dict[str, dict]
+
+    def distance_miles(self, id_a: str, id_b: str) -> float: ...
+
+
+@dataclass
+class Decision:
+    """The outcome of one check: admit or not, every reason, distances, what to check."""
+
+    admit: bool
+    reasons: list[str]
+    home_distance_miles: float | None
+    residence_distance_miles: float | None
+    list_version: int | None
+    visit: str
+    home: str | None
+    on: date | None = None
+    covered: int = 0
+    party_size: int = 1
+    staff_checks: list[str] = field(default_factory=list)
+    terms: str | None = None
+    card: dict | None = None
+    benefit: str | None = None
+    discount_percent: float | None = None
+    radius_miles: float | None = None
+    visit_name: str | None = None
+    home_name: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict: the DESIGN keys first, then the extra ones."""
+        codes = [*self.reasons, *self.staff_checks]
+        return {
+            "admit": self.admit,
+            "reasons": list(self.reasons),
+            "home_distance_miles": self.home_distance_miles,
+            "residence_distance_miles": self.residence_distance_miles,
+            "list_version": self.list_version,
+            "visit": self.visit,
+            "visit_name": self.visit_name,
+            "home": self.home,
+            "home_name": self.home_name,
+            "on": self.on.isoformat() if self.on else None,
+            "radius_miles": self.radius_miles,
+            "covered": self.covered,
+            "party_size": self.party_size,
+            "benefit": self.benefit,
+            "discount_percent": self.discount_percent,
+            "staff_checks": list(self.staff_checks),
+            "terms": self.terms,
+            "card": self.card,
+            "text": {code: REASON_TEXT.get(code, code) for code in codes},
+        }
+
+
+def covered_people(party: Party, membership: str | None) -> int:
+    """How many of the party the membership covers (0 when no named member is present)."""
+    if not party.named_present:
+        return 0
+    max_adults, max_children = MEMBERSHIP_LIMITS[membership or "group"]
+    # the named cardholder present is always covered, even when a child
+    return max(1, min(party.adults, max_adults) + min(party.children, max_children))
+
+
+def decide(
+    active: ActiveListLike,
+    visit: str,
+    home: str | None,
+    *,
+    on: date | None = None,
+    expires: date | None = None,
+    residence: tuple[float, float] | None = None,
+    party: Party | None = None,
+    membership: str | None = None,
+    card: dict | None = None,
+    card_reasons: Iterable[str] = (),
+    manual: bool | None = None,
+) -> Decision:
+    """Decide one visit against the in-memory active list; pure, no I/O.
+
+    ``visit``/``home`` are institution ids (unknown ids become reasons, not errors; ``home``
+    may be None only when ``card_reasons`` explain why no home is known). ``on`` is the visit
+    date in the visited site's local date and ``expires`` the card's last valid day (a card
+    is valid through its expiry date). ``residence`` is ``(lat_deg, lon_deg)``.
+    ``membership`` is ``"group"`` (default) or ``"individual"``. ``card`` is a JSON-ready
+    summary of a verified card, ``card_reasons`` the card verification's failure codes.
+    ``manual`` (default: no card given) adds the printed-card staff check.
+    """
+    party = party or DEFAULT_PARTY
+    if membership is not None and membership not in MEMBERSHIP_LIMITS:
+        raise ValueError(f"membership must be one of {sorted(MEMBERSHIP_LIMITS)}, "
+                         f"got {membership!r}")
+    profile = active.profile
+    table = active.table
+    by_id = active.by_id
+    reasons: set[str] = set(card_reasons)
+    if home is None and not reasons:
+        raise ValueError("decide() needs a home institution or the card's failure reasons")
+
+    visit_row = by_id.get(visit)
+    home_row = by_id.get(home) if home is not None else None
+    radius = profile.radius_miles
+    site_radius = radius
+    if visit_row is None:
+        reasons.add(VISIT_NOT_PARTICIPATING)
+    else:
+        local = visit_row.get("local_radius_miles")
+        if local is not None and local < radius:
+            site_radius = local
+    if home is not None and home_row is None:
+        reasons.add(HOME_NOT_PARTICIPATING)
+
+    local_rule_used = False
+    home_miles: float | None = None
+    if visit_row is not None and home_row is not None:
+        if visit == home:
+            reasons.add(SAME_INSTITUTION)
+            home_miles = 0.0
+        else:
+            home_miles = active.distance_miles(home, visit)
+            if radius == table.radius_miles:
+                beyond_program = table.beyond(home, visit)
+            else:
+                beyond_program = home_miles > radius
+            if beyond_program:
+                pass
+            elif site_radius < radius and home_miles > site_radius:
+                local_rule_used = True
+            else:
+                reasons.add(HOME_WITHIN_RADIUS)
+
+    residence_miles: float | None = None
+    if residence is not None and visit_row is not None:
+        residence_miles, beyond_res = table.distance_and_beyond_from_point(
+            residence[0], residence[1], visit, radius)
+        if profile.residence_rule and not beyond_res:
+            if site_radius < radius and residence_miles > site_radius:
+                local_rule_used = True
+            else:
+                reasons.add(RESIDENCE_WITHIN_RADIUS)
+
+    if expires is not None and on is not None and on > expires:
+        reasons.add(CARD_EXPIRED)
+    if not party.named_present:
+        reasons.add(NAMED_MEMBER_ABSENT)
+
+    admit = not (reasons & DENY_CODES)
+    covered = 0
+    benefit: str | None = None
+    discount: float | None = None
+    staff: list[str] = []
+    if admit:
+        reasons.add(ELIGIBLE)
+        if local_rule_used:
+            reasons.add(LOCAL_RULE_HONOURED)
+        covered = covered_people(party, membership)
+        if party.size > covered:
+            reasons.add(PARTY_TOO_LARGE)
+        if visit_row.get("store_discount_only"):
+            reasons.add(STORE_DISCOUNT_ONLY)
+            benefit = "store_discount"
+        else:
+            benefit = "general_admission"
+        is_manual = card is None if manual is None else manual
+        staff.append(CHECK_MEMBER_CARD if is_manual else CHECK_PHOTO_ID)
+        if visit_row.get("proof_of_residence"):
+            staff.append(CHECK_PROOF_OF_RESIDENCE)
+        elif residence is None and profile.residence_rule:
+            staff.append(CHECK_RESIDENCE)
+        if visit_row.get("reservation_required"):
+            staff.append(CHECK_RESERVATION)
+    elif (visit_row is not None and visit_row.get("local_discount_percent")
+          and reasons & DENY_CODES <= {HOME_WITHIN_RADIUS, RESIDENCE_WITHIN_RADIUS}):
+        reasons.add(LOCAL_DISCOUNT)
+        benefit = "discount"
+        discount = float(visit_row["local_discount_percent"])
+
+    return Decision(
+        admit=admit,
+        reasons=sorted(reasons, key=lambda c: _RANK.get(c, len(_RANK))),
+        home_distance_miles=home_miles,
+        residence_distance_miles=residence_miles,
+        list_version=active.version,
+        visit=visit,
+        home=home,
+        on=on,
+        covered=covered,
+        party_size=party.size,
+        staff_checks=staff,
+        terms=visit_row.get("restrictions") if visit_row is not None else None,
+        card=card,
+        benefit=benefit,
+        discount_percent=discount,
+        radius_miles=site_radius,
+        visit_name=visit_row["name"] if visit_row is not None else None,
+        home_name=home_row["name"] if home_row is not None else None,
+    )
