@@ -69,6 +69,23 @@ def reduced_latitude(lat_deg):
 
 
 @njit(cache=True)
+def _sigma_terms(sin_u1, cos_u1, sin_u2, cos_u2, lam):
+    """(sin sigma, cos sigma, sigma, sin alpha, cos^2 alpha, cos 2sigma_m) at lambda."""
+    sin_lam = math.sin(lam)
+    cos_lam = math.cos(lam)
+    t1 = cos_u2 * sin_lam
+    t2 = cos_u1 * sin_u2 - sin_u1 * cos_u2 * cos_lam
+    sin_sigma = math.sqrt(t1 * t1 + t2 * t2)
+    cos_sigma = sin_u1 * sin_u2 + cos_u1 * cos_u2 * cos_lam
+    sigma = math.atan2(sin_sigma, cos_sigma)
+    sin_alpha = cos_u1 * cos_u2 * sin_lam / sin_sigma if sin_sigma != 0.0 else 0.0
+    cos2_alpha = 1.0 - sin_alpha * sin_alpha
+    # On an equatorial line cos^2 alpha = 0 and the term drops out.
+    cos_2sm = cos_sigma - 2.0 * sin_u1 * sin_u2 / cos2_alpha if cos2_alpha != 0.0 else 0.0
+    return sin_sigma, cos_sigma, sigma, sin_alpha, cos2_alpha, cos_2sm
+
+
+@njit(cache=True)
 def vincenty_m(sin_u1, cos_u1, lon1_rad, sin_u2, cos_u2, lon2_rad):
     """Vincenty (1975) inverse on WGS84 in metres; NaN when it does not converge."""
     big_l = lon2_rad - lon1_rad
@@ -77,30 +94,15 @@ def vincenty_m(sin_u1, cos_u1, lon1_rad, sin_u2, cos_u2, lon2_rad):
     elif big_l < -math.pi:
         big_l += 2.0 * math.pi
     lam = big_l
-    sin_sigma = 0.0
-    cos_sigma = 1.0
-    sigma = 0.0
-    cos2_alpha = 1.0
-    cos_2sm = 0.0
     converged = False
     for _ in range(VINCENTY_MAX_ITER):
-        sin_lam = math.sin(lam)
-        cos_lam = math.cos(lam)
-        t1 = cos_u2 * sin_lam
-        t2 = cos_u1 * sin_u2 - sin_u1 * cos_u2 * cos_lam
-        sin_sigma = math.sqrt(t1 * t1 + t2 * t2)
-        cos_sigma = sin_u1 * sin_u2 + cos_u1 * cos_u2 * cos_lam
+        sin_sigma, cos_sigma, sigma, sin_alpha, cos2_alpha, cos_2sm = _sigma_terms(
+            sin_u1, cos_u1, sin_u2, cos_u2, lam
+        )
         if sin_sigma == 0.0:
             if cos_sigma > 0.0:
                 return 0.0  # coincident points
             return math.nan  # exactly antipodal: leave it to geographiclib
-        sigma = math.atan2(sin_sigma, cos_sigma)
-        sin_alpha = cos_u1 * cos_u2 * sin_lam / sin_sigma
-        cos2_alpha = 1.0 - sin_alpha * sin_alpha
-        if cos2_alpha != 0.0:
-            cos_2sm = cos_sigma - 2.0 * sin_u1 * sin_u2 / cos2_alpha
-        else:
-            cos_2sm = 0.0  # equatorial line
         c = WGS84_F / 16.0 * cos2_alpha * (4.0 + WGS84_F * (4.0 - 3.0 * cos2_alpha))
         lam_prev = lam
         lam = big_l + (1.0 - c) * WGS84_F * sin_alpha * (
@@ -113,20 +115,10 @@ def vincenty_m(sin_u1, cos_u1, lon1_rad, sin_u2, cos_u2, lon2_rad):
             break
     if not converged:
         return math.nan
-    # Recompute sigma terms at the converged lambda for full accuracy.
-    sin_lam = math.sin(lam)
-    cos_lam = math.cos(lam)
-    t1 = cos_u2 * sin_lam
-    t2 = cos_u1 * sin_u2 - sin_u1 * cos_u2 * cos_lam
-    sin_sigma = math.sqrt(t1 * t1 + t2 * t2)
-    cos_sigma = sin_u1 * sin_u2 + cos_u1 * cos_u2 * cos_lam
-    sigma = math.atan2(sin_sigma, cos_sigma)
-    sin_alpha = cos_u1 * cos_u2 * sin_lam / sin_sigma if sin_sigma != 0.0 else 0.0
-    cos2_alpha = 1.0 - sin_alpha * sin_alpha
-    if cos2_alpha != 0.0:
-        cos_2sm = cos_sigma - 2.0 * sin_u1 * sin_u2 / cos2_alpha
-    else:
-        cos_2sm = 0.0
+    # Evaluate sigma and alpha at the converged lambda rather than the one before it.
+    sin_sigma, cos_sigma, sigma, _, cos2_alpha, cos_2sm = _sigma_terms(
+        sin_u1, cos_u1, sin_u2, cos_u2, lam
+    )
     u2 = cos2_alpha * (WGS84_A_M * WGS84_A_M - WGS84_B_M * WGS84_B_M) / (WGS84_B_M * WGS84_B_M)
     big_a = 1.0 + u2 / 16384.0 * (4096.0 + u2 * (-768.0 + u2 * (320.0 - 175.0 * u2)))
     big_b = u2 / 1024.0 * (256.0 + u2 * (-128.0 + u2 * (74.0 - 47.0 * u2)))
