@@ -1,1 +1,116 @@
-"""CLI commands: checks (placeholder until its issue lands)."""
+"""CLI commands: ``check`` (one visit) and ``eligible`` (where a member may go)."""
+
+from __future__ import annotations
+
+import click
+
+from passport import checks, institutions
+from passport.cli import main
+from passport.cli._common import emit, fail, json_option, open_store
+from passport.rules import REASON_TEXT, Decision
+
+
+def _decision_text(d: Decision) -> str:
+    verdict = "ADMIT" if d.admit else "DENY"
+    who = f"{d.visit_name or d.visit}"
+    lines = [f"{verdict}  {who} (list version {d.list_version}, {d.on})"]
+    if d.home_distance_miles is not None:
+        lines.append(f"  home {d.home_name or d.home}: {d.home_distance_miles:.1f} miles")
+    if d.residence_distance_miles is not None:
+        lines.append(f"  residence: {d.residence_distance_miles:.1f} miles")
+    if d.admit:
+        lines.append(f"  covers {d.covered} of {d.party_size}")
+    lines += [f"  {code}: {REASON_TEXT.get(code, code)}" for code in d.reasons]
+    lines += [f"  staff: {REASON_TEXT.get(code, code)}" for code in d.staff_checks]
+    if d.terms:
+        lines.append(f"  site terms: {d.terms}")
+    return "\n".join(lines)
+
+
+@main.command()
+@click.option("--visit", required=True, help="Id of the institution being visited.")
+@click.option("--home", default=None, help="Member's home institution id (printed card).")
+@click.option("--card", default=None, help="Scanned card payload.")
+@click.option("--card-image", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Photo or PNG of the card's QR code.")
+@click.option("--residence", default=None, metavar="LAT,LON", help="Member's residence.")
+@click.option("--postal", default=None, help="Residence postal code (with --country).")
+@click.option("--country", default=None, help="Residence country, two letters.")
+@click.option("--on", "on", default=None, metavar="YYYY-MM-DD",
+              help="Visit date (default: today at the visited site).")
+@click.option("--expires", default=None, metavar="YYYY-MM-DD",
+              help="Printed card's expiry date (with --home).")
+@click.option("--adults", type=click.IntRange(min=0), default=None, help="Adults in the party.")
+@click.option("--children", type=click.IntRange(min=0), default=None,
+              help="Children in the party.")
+@click.option("--no-named-member", is_flag=True,
+              help="Nobody named on the card is present.")
+@json_option
+def check(visit, home, card, card_image, residence, postal, country, on, expires, adults,
+          children, no_named_member, as_json):
+    """Decide one visit: ADMIT or DENY with every reason and the distances.
+
+    Give the member's home institution (--home, staff read the printed card), or a card
+    (--card PAYLOAD or --card-image PNG). A DENY is a decision, not an error: the exit
+    status is 0; bad input exits 1 with one line on stderr.
+
+    \b
+    Example:
+      passport check --visit exploratorium-san-francisco \\
+        --home anchorage-museum-anchorage --postal 99501 --country US --json
+    """
+    party = None
+    if adults is not None or children is not None or no_named_member:
+        party = {"adults": 1 if adults is None else adults,
+                 "children": children or 0, "named_present": not no_named_member}
+    db = open_store()
+    try:
+        decision = checks.check(db, visit, home=home, card=card, card_image=card_image,
+                                residence=residence, postal=postal, country=country, on=on,
+                                expires=expires, party=party)
+    except (checks.CheckInputError, institutions.NoActiveList) as exc:
+        fail(str(exc))
+    finally:
+        db.close()
+    emit(decision.to_json(), as_json, lambda _: _decision_text(decision))
+
+
+@main.command()
+@click.option("--home", required=True, help="Member's home institution id.")
+@click.option("--residence", default=None, metavar="LAT,LON", help="Member's residence.")
+@click.option("--postal", default=None, help="Residence postal code (with --country).")
+@click.option("--country", default=None, help="Residence country, two letters.")
+@click.option("--near", default=None, metavar="LAT,LON",
+              help="Sort by distance from this point instead of from home.")
+@click.option("--limit", type=click.IntRange(min=0), default=None,
+              help="At most N eligible sites.")
+@json_option
+def eligible(home, residence, postal, country, near, limit, as_json):
+    """List the sites a member of HOME may visit free, nearest first.
+
+    \b
+    Example:
+      passport eligible --home exploratorium-san-francisco --postal 94110 --country US \\
+        --near 34.05,-118.24 --limit 10 --json
+    """
+    db = open_store()
+    try:
+        result = checks.eligible(db, home, residence=residence, postal=postal,
+                                 country=country, near=near, limit=limit)
+    except (checks.CheckInputError, institutions.NoActiveList) as exc:
+        fail(str(exc))
+    finally:
+        db.close()
+
+    def text(r: dict) -> str:
+        key = "near_miles" if r["near"] else "distance_miles"
+        lines = [f"{r['eligible_count']} eligible sites for members of {r['home']['name']} "
+                 f"(list version {r['list_version']}):"]
+        lines += [f"  {e[key]:7.1f} mi  {e['name']} ({e['city']}, "
+                  f"{e['region'] or e['country']})" for e in r["eligible"]]
+        lines.append(f"{len(r['ineligible'])} not eligible (too close):")
+        lines += [f"  {e['distance_miles']:7.1f} mi  {e['name']}  {', '.join(e['reasons'])}"
+                  for e in r["ineligible"]]
+        return "\n".join(lines)
+
+    emit(result, as_json, text)

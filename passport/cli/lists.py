@@ -1,1 +1,167 @@
-"""CLI commands: lists (placeholder until its issue lands)."""
+"""CLI commands: participant lists (import, versions, diff, rollback, institutions)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from passport import institutions
+from passport.cli import main
+from passport.cli._common import emit, fail, json_option, open_store
+from passport.importer import parse_file
+
+
+def _diff_text(diff: dict) -> str:
+    s = diff["summary"]
+    lines = [f"{s['added']} added, {s['removed']} removed, {s['renamed']} renamed, "
+             f"{s['moved']} moved, {s['terms_changed']} terms changed, "
+             f"{s['details_changed']} details changed, {s['unchanged']} unchanged"]
+    lines += [f"  + {r['id']}  {r['name']}" for r in diff["added"]]
+    lines += [f"  - {r['id']}  {r['name']}" for r in diff["removed"]]
+    lines += [f"  ~ {r['id']}  renamed {r['old_name']!r} -> {r['new_name']!r}"
+              for r in diff["renamed"]]
+    lines += [f"  ~ {r['id']}  moved {r['moved_miles']:.2f} miles" for r in diff["moved"]]
+    for bucket in ("terms_changed", "details_changed"):
+        for r in diff[bucket]:
+            changes = ", ".join(f"{k}: {v['old']!r} -> {v['new']!r}"
+                                for k, v in r["changes"].items())
+            lines.append(f"  ~ {r['id']}  {changes}")
+    return "\n".join(lines)
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Validate and show the diff; publish nothing.")
+@click.option("--actor", default=None, help="Who publishes (recorded with the version).")
+@json_option
+def import_cmd(file: Path, dry_run: bool, actor: str | None, as_json: bool) -> None:
+    """Import a participant list (CSV, XLSX or JSON) as the next active version.
+
+    The file is the program's whole list: it replaces the active list. Every problem is
+    reported with its row (header = row 1) and column, and nothing is published unless the
+    whole file is valid. --dry-run validates and shows the changes only.
+
+    \b
+    Example:
+      passport import data/institutions.csv --dry-run
+      passport import data/institutions.csv --json
+    """
+    if not file.exists():
+        fail(f"no such file: {file}")
+    try:
+        parsed = parse_file(file)  # before opening the store: a bad file writes nothing
+    except institutions.ListValidationError as exc:
+        if as_json:
+            emit({"ok": False, "errors": [e._asdict() for e in exc.errors]}, True)
+        else:
+            for error in exc.errors:
+                click.echo(str(error))
+        fail(f"{len(exc.errors)} problem(s) in {file.name}; nothing was published")
+    db = open_store()
+    try:
+        result = institutions.publish_parsed(db, parsed, dry_run=dry_run, actor=actor)
+    finally:
+        db.close()
+
+    def text(r: institutions.ImportResult) -> str:
+        head = (f"Dry run: {r.row_count} institutions are valid; nothing was published."
+                if r.dry_run else
+                f"Published list version {r.version} ({r.row_count} institutions); "
+                f"previous active version: {r.previous_version}.")
+        warnings = [f"Warning: {w}" for w in r.warnings]
+        return "\n".join([head, *warnings, _diff_text(r.diff)])
+
+    emit(result.to_json(), as_json, lambda _: text(result))
+
+
+@main.command()
+@json_option
+def versions(as_json: bool) -> None:
+    """List the participant-list versions, newest first; * marks the active one.
+
+    Example: passport versions --json
+    """
+    db = open_store()
+    try:
+        rows = institutions.list_versions(db)
+    finally:
+        db.close()
+
+    def text(rs: list[dict]) -> str:
+        if not rs:
+            return "No list imported yet: passport import FILE"
+        return "\n".join(
+            f"{'*' if r['active'] else ' '} {r['version']:>4}  {r['created_at'][:19]}  "
+            f"{r['row_count']:>5} rows  {r['source_name'] or ''}  {r['created_by'] or ''}"
+            for r in rs)
+
+    emit({"versions": rows}, as_json, lambda p: text(p["versions"]))
+
+
+@main.command()
+@click.argument("a", type=int)
+@click.argument("b", type=int)
+@json_option
+def diff(a: int, b: int, as_json: bool) -> None:
+    """Show what changed from list version A to version B.
+
+    Added, removed, renamed, moved (with the distance moved in miles), and changes to the
+    site terms (restrictions, proof of residence, local radius, ...) and other details.
+
+    Example: passport diff 1 2
+    """
+    db = open_store()
+    try:
+        result = institutions.diff_versions(db, a, b)
+    except institutions.UnknownListVersion as exc:
+        fail(str(exc))
+    finally:
+        db.close()
+    emit(result, as_json, _diff_text)
+
+
+@main.command()
+@click.argument("version", type=int)
+@click.option("--actor", default=None, help="Who rolls back (recorded in the history).")
+@json_option
+def rollback(version: int, actor: str | None, as_json: bool) -> None:
+    """Re-activate an earlier participant-list version.
+
+    Example: passport rollback 3
+    """
+    db = open_store()
+    try:
+        result = institutions.rollback(db, version, actor=actor)
+    except institutions.UnknownListVersion as exc:
+        fail(str(exc))
+    finally:
+        db.close()
+    emit(result, as_json,
+         lambda r: f"List version {r['active']} is active (was {r['previous']}).")
+
+
+@main.command("institutions")
+@click.option("--search", "text", default=None, help="Text in the id, name, city, region or "
+                                                     "postal code.")
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most N rows.")
+@json_option
+def institutions_cmd(text: str | None, limit: int | None, as_json: bool) -> None:
+    """List the institutions of the active list, or those matching --search.
+
+    \b
+    Example:
+      passport institutions --search "science center" --limit 5 --json
+    """
+    db = open_store()
+    try:
+        version = institutions.active_version(db)
+        rows = institutions.search(db, text, limit)
+    except institutions.NoActiveList as exc:
+        fail(str(exc))
+    finally:
+        db.close()
+    emit({"list_version": version, "institutions": rows}, as_json,
+         lambda p: "\n".join(f"{r['id']:<60} {r['name']} ({r['city']}, "
+                             f"{r['region'] or r['country']})" for r in p["institutions"])
+         or "No match.")
