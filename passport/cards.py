@@ -44,10 +44,11 @@ import warnings
 from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 import sqlite_utils
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from passport import keys
 
@@ -164,6 +165,7 @@ _AZERTY_BACK = str.maketrans({
 _QWERTZ_BACK = str.maketrans({"Y": "Z", "Z": "Y"})
 _AZERTY_PREFIX = PREFIX.translate(str.maketrans({"Z": "W", "1": "&"}))  # "PYW&"
 _QWERTZ_PREFIX = PREFIX.translate(_QWERTZ_BACK)  # "PZY1"
+_PRINTABLE_ASCII = re.compile(r"[!-~]*")
 _ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
@@ -187,10 +189,12 @@ def normalize_scan(text: str) -> str:
     """
     if not isinstance(text, str):
         return ""
-    kept = "".join(
-        ch for ch in text
-        if not ch.isspace() and unicodedata.category(ch) not in ("Cc", "Cf")
-    )
+    kept = text.strip()
+    if not _PRINTABLE_ASCII.fullmatch(kept):  # the slow path only for unusual input
+        kept = "".join(
+            ch for ch in kept
+            if not ch.isspace() and unicodedata.category(ch) not in ("Cc", "Cf")
+        )
     if re.search("[a-z]", kept) and not re.search("[A-Z]", kept):
         kept = kept.translate(_ASCII_UPPER)
     if kept.startswith(_QWERTZ_PREFIX):
@@ -208,7 +212,8 @@ def _check_text(value: object, what: str) -> str:
     size = len(value.encode("utf-8"))
     if not 1 <= size <= MAX_TEXT_BYTES:
         raise CardIssueError(f"{what} must be 1 to {MAX_TEXT_BYTES} bytes of UTF-8: {value!r}")
-    if value != value.strip() or any(unicodedata.category(ch)[0] == "C" for ch in value):
+    # isprintable: no control/format characters and no separators but the plain space
+    if value != value.strip() or not value.isprintable():
         raise CardIssueError(f"{what} has control characters or spaces at an end: {value!r}")
     return value
 
@@ -280,6 +285,25 @@ def _b32(raw: bytes) -> str:
     return base64.b32encode(raw).decode("ascii").rstrip("=")
 
 
+# RFC 4648 base32 digits -> the digits int(..., 32) reads: one C-speed parse instead of
+# base64.b32decode's Python loop (this is on the desk's hot path).
+_TO_INT_DIGITS = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567",
+                               "0123456789abcdefghijklmnopqrstuv")
+
+
+def _unb32(encoded: str) -> bytes:
+    """Strict unpadded base32: only the canonical spelling of some bytes is accepted."""
+    if not _BASE32_RE.fullmatch(encoded):
+        raise _Malformed("not base32 after the prefix")
+    size, spare_bits = divmod(5 * len(encoded), 8)
+    number = int(encoded.translate(_TO_INT_DIGITS), 32)
+    # Lengths 1, 3, 6 (mod 8) leave 5+ spare bits: no encoder writes them. Set spare
+    # bits would be a second spelling of the same bytes.
+    if spare_bits >= 5 or number & ((1 << spare_bits) - 1):
+        raise _Malformed("not canonical base32")
+    return (number >> spare_bits).to_bytes(size, "big")
+
+
 def sign(card: Card, private_key: Ed25519PrivateKey) -> str:
     """The payload of ``card`` signed with ``private_key`` (no store needed).
 
@@ -320,7 +344,12 @@ def _read_issuer(reader: _Reader, utf8: bool) -> str:
     count = reader.u8()
     if not 1 <= count <= 100:
         raise _Malformed("issuer id length out of range")
-    number = int.from_bytes(reader.take(_SLUG_BYTES[count]), "big")
+    return _unpack_slug(count, reader.take(_SLUG_BYTES[count]))
+
+
+@lru_cache(maxsize=2048)  # a few hundred issuers: unpack each once, not on every scan
+def _unpack_slug(count: int, packed: bytes) -> str:
+    number = int.from_bytes(packed, "big")
     if number >= 37**count:
         raise _Malformed("issuer id out of range")
     chars = []
@@ -338,12 +367,7 @@ def _decode(text: str) -> tuple[Card, bytes, bytes]:
         if text.startswith(PREFIX[:3]):
             raise _Malformed(f"unsupported card format version {text[3:4]!r}")
         raise _Malformed("not a Passport card (no PYZ1 prefix)")
-    encoded = text[len(PREFIX):]
-    if not _BASE32_RE.fullmatch(encoded) or len(encoded) % 8 in (1, 3, 6):
-        raise _Malformed("not base32 after the prefix")
-    raw = base64.b32decode(encoded + "=" * (-len(encoded) % 8))
-    if _b32(raw) != encoded:  # spare bits set: a second spelling of the same bytes
-        raise _Malformed("not canonical base32")
+    raw = _unb32(text[len(PREFIX):])
     if len(raw) <= SIGNATURE_BYTES:
         raise _Malformed("too short to hold a signature")
     body, signature = raw[:-SIGNATURE_BYTES], raw[-SIGNATURE_BYTES:]
@@ -387,15 +411,38 @@ def decode(payload: str) -> Card:
 
 # ----------------------------------------------------------------------------- verifying
 
+_GOOD_SIGNATURES: dict[tuple[bytes, bytes, bytes], None] = {}
+_GOOD_SIGNATURES_MAX = 4096
+
+
+def _signature_valid(public_key: Ed25519PublicKey, message: bytes, signature: bytes) -> bool:
+    """Ed25519 verification, remembering good (key, message, signature) triples.
+
+    One verification costs 100-160 us here (OpenSSL), the bulk of a desk decision; the
+    desk verifies the same card again when it logs the visit. Only successes are kept, by
+    their exact bytes, so a changed byte or another key always verifies afresh; revocation
+    and expiry are checked on every call, outside this memo.
+    """
+    memo_key = (public_key.public_bytes_raw(), message, signature)
+    if memo_key in _GOOD_SIGNATURES:
+        return True
+    try:
+        public_key.verify(signature, message)
+    except InvalidSignature:
+        return False
+    if len(_GOOD_SIGNATURES) >= _GOOD_SIGNATURES_MAX:
+        _GOOD_SIGNATURES.clear()  # bounded memory; crude but thread-safe under the GIL
+    _GOOD_SIGNATURES[memo_key] = None
+    return True
+
+
 def _judge(card: Card, message: bytes, signature: bytes, key: keys.TrustedKey | None,
            member_revoked: bool, on: date) -> CardCheck:
     reasons = []
     if key is None or key.institution_id != card.issuer_id or key.status == keys.RETIRED:
         reasons.append(KEY_UNKNOWN)
     else:
-        try:
-            key.public_key.verify(signature, message)
-        except InvalidSignature:
+        if not _signature_valid(key.public_key, message, signature):
             reasons.append(CARD_SIGNATURE_INVALID)
         if key.status == keys.REVOKED:
             reasons.append(CARD_REVOKED)
