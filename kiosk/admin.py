@@ -107,9 +107,9 @@ def upload_list():
     except institutions.ListValidationError as exc:
         shutil.rmtree(folder, ignore_errors=True)
         return render_template("admin/review.html", name=name, errors=exc.errors,
-                               message=str(exc), result=None, token=None), 422
+                               result=None, token=None), 422
     return render_template("admin/review.html", name=name, errors=None, result=result,
-                           token=token, message=None)
+                           token=token)
 
 
 @bp.post("/lists/publish")
@@ -141,7 +141,7 @@ def rollback_list(version: int):
     from passport import institutions
 
     with _flashing(f"List version {version} is active again.",
-                   (KeyError, ValueError, institutions.NoActiveList)):
+                   (institutions.UnknownListVersion, ValueError)):
         institutions.rollback(get_db(), version, actor=g.user.username)
     return redirect(url_for("admin.index"))
 

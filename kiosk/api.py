@@ -131,6 +131,9 @@ def check_arguments(body: dict) -> dict:
     args["on"] = _date(body, "on")
     args["expires"] = _date(body, "expires")
     args["party"] = _party(body)
+    membership = _text(body, "membership", max_chars=20)
+    if membership is not None:
+        args["membership"] = membership
     return args
 
 
@@ -285,5 +288,5 @@ def institutions_search():
     text = (request.args.get("q") or "").strip()[:200]
     with domain_errors():
         active = active_list()
-        found = institutions.search(get_db(), text, limit) if text else active.records[:limit]
+        found = institutions.search(get_db(), text or None, limit)
     return jsonify({"list_version": active.version, "institutions": [dict(r) for r in found]})

@@ -61,10 +61,9 @@ def site_timezone(site_id: str | None) -> str | None:
     if not site_id:
         return None
     try:
-        row = active_list().by_id.get(site_id)
+        return active_list().timezone_of(site_id) or None
     except institutions.NoActiveList:
         return None
-    return (row or {}).get("timezone") or None
 
 
 def warm(app: Flask) -> dict:

@@ -32,6 +32,8 @@ class ApiError(Exception):
 def error_response(status: int, code: str, message: str):
     response = jsonify({"error": {"code": code, "message": message}})
     response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="passport"'
     return response
 
 
@@ -54,8 +56,6 @@ def _http_error(exc: HTTPException):
         allow = exc.get_response().headers.get("Allow")
         if allow:
             response.headers["Allow"] = allow
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="passport"'
     return response
 
 

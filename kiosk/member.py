@@ -61,6 +61,9 @@ def card():
             error = "That is not a Passport card code."
         else:
             # qr_svg builds the SVG from the payload itself; it holds no user markup.
-            svg = Markup(qr.qr_svg(payload))
+            svg_text = qr.qr_svg(payload)
+            if svg_text.startswith("<?xml"):  # inline SVG in HTML takes no XML declaration
+                svg_text = svg_text[svg_text.index("?>") + 2:].lstrip()
+            svg = Markup(svg_text)
     return render_template("member/card.html", payload=payload, svg=svg, check=check,
                            error=error), (400 if error else 200)

@@ -74,7 +74,13 @@
     }
   }
 
-  function render(decision) {
+  function coverage(membership) {
+    if (membership === "individual") return "Individual membership: the named cardholder only";
+    if (membership === "group") return "Group membership: up to 2 adults and 4 children, one adult named on the card";
+    return "Ask: group or individual membership?";
+  }
+
+  function render(decision, body) {
     const admit = Boolean(decision.admit);
     const verdict = $("verdict");
     verdict.className = `verdict ${admit ? "admit" : "deny"}`;
@@ -89,9 +95,7 @@
 
     const card = decision.card || null;
     text("r-names", card && card.names && card.names.length ? card.names.join(", ") : "Not on a card: read the printed card");
-    const covered = decision.covered;
-    text("r-covered", covered === null || covered === undefined ? "—" :
-      (typeof covered === "object" ? Object.entries(covered).map(([k, v]) => `${v} ${k}`).join(", ") : String(covered)));
+    text("r-covered", coverage((card && card.membership) || body.membership));
     const homeId = decision.home || (card && card.issuer_id) || "";
     const homeName = decision.home_name || names[homeId] || homeId || "unknown";
     const homeMiles = miles(decision.home_distance_miles);
@@ -127,7 +131,7 @@
     try {
       const decision = await api(data.urls.check, { method: "POST", body });
       current = { body, decision, key: newKey(), logged: false };
-      render(decision);
+      render(decision, body);
     } catch (err) {
       current = null;
       $("result").hidden = true;
@@ -320,7 +324,8 @@
     event.preventDefault();
     const home = $("manual-home-id").value;
     if (!home) { showError("Pick the home institution from the list."); homeInput.focus(); return; }
-    const body = { visit: data.site, home, expires: $("manual-expires").value || undefined };
+    const body = { visit: data.site, home, expires: $("manual-expires").value || undefined,
+      membership: $("manual-membership").value };
     const postal = $("manual-postal").value.trim();
     if (postal) { body.postal = postal; body.country = $("manual-country").value; }
     check(body);

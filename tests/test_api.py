@@ -1,0 +1,291 @@
+"""The JSON API: every route, Bearer and session auth, idempotency, one error shape, and
+every real response validated against kiosk/openapi.yaml."""
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+from openapi_schema_validator import OAS31Validator
+
+import kiosk
+from passport import auth, cards, institutions, keys
+
+SPEC = yaml.safe_load((Path(kiosk.__file__).parent / "openapi.yaml").read_text())
+EXPLORATORIUM = "exploratorium-san-francisco"
+OMSI = "oregon-museum-of-science-and-industry-portland"  # ~530 miles away: admit
+CHABOT = "chabot-space-science-center-oakland"  # ~12 miles away: deny
+
+
+def schema_for(path: str, method: str, status: int) -> dict:
+    responses = SPEC["paths"][path][method]["responses"]
+    response = responses[str(status)]
+    if "$ref" in response:
+        response = SPEC["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+    schema = response["content"]["application/json"]["schema"]
+    # Embed the components so "#/components/..." references resolve from this root.
+    return {**schema, "components": SPEC["components"]}
+
+
+def assert_matches(response, path: str, method: str = "get") -> dict:
+    """The response's JSON is valid against the spec for its path, method and status."""
+    assert response.is_json, response.data[:200]
+    OAS31Validator(schema_for(path, method, response.status_code)).validate(response.json)
+    return response.json
+
+
+def assert_error(response, status: int, code: str) -> None:
+    assert response.status_code == status, response.data
+    assert response.is_json
+    body = response.json
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+    assert body["error"]["code"] == code and body["error"]["message"]
+    OAS31Validator({**SPEC["components"]["schemas"]["Error"]}).validate(body)
+
+
+@pytest.fixture
+def listed(db, shipped_csv):
+    institutions.import_file(db, shipped_csv)
+    return db
+
+
+@pytest.fixture
+def bearer(listed):
+    _, token = auth.create_token(listed, "ticketing")
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def card(listed):
+    keys.create_key(listed, OMSI)
+    return cards.issue(listed, OMSI, "M-1042", ["Ada Lovelace", "Charles Babbage"],
+                       date(2099, 6, 30), party_size=6)
+
+
+@pytest.fixture
+def near_card(listed):
+    keys.create_key(listed, CHABOT)
+    return cards.issue(listed, CHABOT, "C-7", ["Grace Hopper"], date(2099, 6, 30))
+
+
+def test_check_card_admit(kiosk_client, bearer, card):
+    response = kiosk_client.post("/api/v1/check", json={"visit": EXPLORATORIUM, "card": card},
+                                 headers=bearer)
+    body = assert_matches(response, "/check", "post")
+    assert body["admit"] is True and body["reasons"][0] == "ELIGIBLE"
+    assert body["home"] == OMSI and 500 < body["home_distance_miles"] < 560
+    assert body["list_version"] == 1 and body["card"]["names"] == ["Ada Lovelace",
+                                                                   "Charles Babbage"]
+
+
+def test_check_card_scanner_quirks(kiosk_client, bearer, card):
+    response = kiosk_client.post("/api/v1/check",
+                                 json={"visit": EXPLORATORIUM, "card": f" {card.lower()}\r\n"},
+                                 headers=bearer)
+    assert response.json["admit"] is True
+
+
+def test_check_deny_within_radius(kiosk_client, bearer, near_card):
+    response = kiosk_client.post("/api/v1/check",
+                                 json={"visit": EXPLORATORIUM, "card": near_card},
+                                 headers=bearer)
+    body = assert_matches(response, "/check", "post")
+    assert body["admit"] is False and "HOME_WITHIN_RADIUS" in body["reasons"]
+    assert body["home_distance_miles"] < 90
+
+
+def test_check_manual_home_with_residence(kiosk_client, bearer):
+    response = kiosk_client.post("/api/v1/check", headers=bearer, json={
+        "visit": EXPLORATORIUM, "home": OMSI, "expires": "2099-01-01",
+        "residence": {"lat": 37.77, "lon": -122.42}, "membership": "group",
+    })
+    body = assert_matches(response, "/check", "post")
+    assert body["admit"] is False and "RESIDENCE_WITHIN_RADIUS" in body["reasons"]
+    assert body["residence_distance_miles"] < 10
+    expired = kiosk_client.post("/api/v1/check", headers=bearer, json={
+        "visit": EXPLORATORIUM, "home": OMSI, "expires": "2001-01-01"})
+    assert "CARD_EXPIRED" in assert_matches(expired, "/check", "post")["reasons"]
+
+
+def test_check_unknown_ids_are_reasons(kiosk_client, bearer):
+    response = kiosk_client.post("/api/v1/check", headers=bearer,
+                                 json={"visit": "no-such-site", "home": OMSI})
+    body = assert_matches(response, "/check", "post")
+    assert body["admit"] is False and "VISIT_NOT_PARTICIPATING" in body["reasons"]
+
+
+@pytest.mark.parametrize("payload", [
+    {},
+    {"visit": EXPLORATORIUM},
+    {"visit": EXPLORATORIUM, "home": OMSI, "card": "PYZ1X"},
+    {"visit": EXPLORATORIUM, "home": OMSI, "on": "tomorrow"},
+    {"visit": EXPLORATORIUM, "home": OMSI, "residence": {"lat": 91, "lon": 0}},
+    {"visit": EXPLORATORIUM, "home": OMSI, "residence": [1, 2]},
+    {"visit": EXPLORATORIUM, "home": OMSI, "postal": "00000", "country": "US"},
+    {"visit": EXPLORATORIUM, "home": OMSI, "party": {"adults": -1}},
+    {"visit": 5, "home": OMSI},
+    {"visit": "Not An Id!", "home": OMSI},
+])
+def test_check_bad_input(kiosk_client, bearer, payload):
+    response = kiosk_client.post("/api/v1/check", json=payload, headers=bearer)
+    assert_error(response, 400, "invalid_input")
+    assert_matches(response, "/check", "post")
+
+
+def test_check_not_json(kiosk_client, bearer):
+    response = kiosk_client.post("/api/v1/check", data="visit=x", headers=bearer)
+    assert_error(response, 400, "bad_request")
+
+
+def test_no_active_list(kiosk_client, db):
+    _, token = auth.create_token(db, "t")
+    response = kiosk_client.post("/api/v1/check", json={"visit": EXPLORATORIUM, "home": OMSI},
+                                 headers={"Authorization": f"Bearer {token}"})
+    assert_error(response, 503, "no_active_list")
+
+
+def test_checkins_idempotent(kiosk_client, bearer, card, db):
+    body = {"visit": EXPLORATORIUM, "card": card, "party_size": 3}
+    headers = {**bearer, "Idempotency-Key": "order-81"}
+    first = kiosk_client.post("/api/v1/checkins", json=body, headers=headers)
+    created = assert_matches(first, "/checkins", "post")
+    assert first.status_code == 201 and created["admit"] is True
+    assert created["party_size"] == 3 and created["source"] == "api"
+    assert created["staff_user"] == "token:ticketing" and created["member_id"] == "M-1042"
+    assert created["decision"]["reasons"] == ["ELIGIBLE"]
+    again = kiosk_client.post("/api/v1/checkins", json={**body, "party_size": 9},
+                              headers=headers)
+    replay = assert_matches(again, "/checkins", "post")
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert replay["id"] == created["id"] and replay["party_size"] == 3
+    assert db.execute("SELECT COUNT(*) FROM checkins").fetchone()[0] == 1
+    # without a key, each request logs
+    kiosk_client.post("/api/v1/checkins", json=body, headers=bearer)
+    assert db.execute("SELECT COUNT(*) FROM checkins").fetchone()[0] == 2
+
+
+def test_checkins_denial_logged_and_listed(kiosk_client, bearer, near_card):
+    response = kiosk_client.post("/api/v1/checkins", headers=bearer,
+                                 json={"visit": EXPLORATORIUM, "card": near_card})
+    assert response.status_code == 201 and response.json["admit"] is False
+    listed = kiosk_client.get("/api/v1/checkins", headers=bearer)
+    rows = assert_matches(listed, "/checkins")["checkins"]
+    assert [r["id"] for r in rows] == [response.json["id"]]
+    assert rows[0]["reasons"] == response.json["reasons"] and rows[0]["names"] == ["Grace Hopper"]
+    today = date.today().isoformat()
+    assert len(kiosk_client.get(f"/api/v1/checkins?from={today}&to={today}&limit=5",
+                                headers=bearer).json["checkins"]) == 1
+    assert kiosk_client.get("/api/v1/checkins?to=2000-01-01",
+                            headers=bearer).json["checkins"] == []
+    assert kiosk_client.get(f"/api/v1/checkins?visit={CHABOT}",
+                            headers=bearer).json["checkins"] == []
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=x", "from=yesterday"])
+def test_checkins_bad_query(kiosk_client, bearer, query):
+    response = kiosk_client.get(f"/api/v1/checkins?{query}", headers=bearer)
+    assert_error(response, 400, "invalid_input")
+
+
+@pytest.mark.parametrize("body", [{"visit": EXPLORATORIUM, "home": OMSI, "party_size": 0},
+                                  {"visit": EXPLORATORIUM, "home": OMSI, "party_size": "2"}])
+def test_checkins_bad_party_size(kiosk_client, bearer, body, db):
+    assert_error(kiosk_client.post("/api/v1/checkins", json=body, headers=bearer), 400,
+                 "invalid_input")
+    assert db.execute("SELECT COUNT(*) FROM checkins").fetchone()[0] == 0
+
+
+def test_eligible_nearest_first(kiosk_client, bearer):
+    response = kiosk_client.get(f"/api/v1/eligible?home={OMSI}&limit=10", headers=bearer)
+    body = assert_matches(response, "/eligible")
+    miles = [site["distance_miles"] for site in body["eligible"]]
+    assert len(miles) == 10 and miles == sorted(miles) and miles[0] > 90
+    assert all(site["id"] != OMSI for site in body["eligible"])
+    with_home = kiosk_client.get(
+        f"/api/v1/eligible?home={OMSI}&residence=37.8,-122.4", headers=bearer).json
+    assert EXPLORATORIUM not in {s["id"] for s in with_home["eligible"]}
+    by_lat_lon = kiosk_client.get(
+        f"/api/v1/eligible?home={OMSI}&lat=37.8&lon=-122.4", headers=bearer).json
+    assert by_lat_lon["eligible"] == with_home["eligible"]
+
+
+@pytest.mark.parametrize("query", ["", "home=nope-nope", f"home={OMSI}&lat=100&lon=0",
+                                   f"home={OMSI}&residence=1"])
+def test_eligible_bad_query(kiosk_client, bearer, query):
+    assert_error(kiosk_client.get(f"/api/v1/eligible?{query}", headers=bearer), 400,
+                 "invalid_input")
+
+
+def test_institutions_search(kiosk_client, bearer):
+    response = kiosk_client.get("/api/v1/institutions?q=explorat&limit=5", headers=bearer)
+    body = assert_matches(response, "/institutions")
+    assert body["list_version"] == 1
+    assert EXPLORATORIUM in [row["id"] for row in body["institutions"]]
+    everything = kiosk_client.get("/api/v1/institutions?limit=1000", headers=bearer).json
+    assert len(everything["institutions"]) == 368
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("post", "/api/v1/check"), ("post", "/api/v1/checkins"), ("get", "/api/v1/checkins"),
+    ("get", "/api/v1/eligible?home=x"), ("get", "/api/v1/institutions"),
+])
+def test_every_route_needs_auth(kiosk_client, listed, method, path):
+    response = getattr(kiosk_client, method)(path, json={})
+    assert_error(response, 401, "unauthorized")
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    bad = getattr(kiosk_client, method)(path, json={},
+                                        headers={"Authorization": "Bearer ppt_nope"})
+    assert_error(bad, 401, "unauthorized")
+
+
+def test_revoked_token_rejected(kiosk_client, listed):
+    token_id, token = auth.create_token(listed, "old")
+    auth.revoke_token(listed, token_id)
+    response = kiosk_client.get("/api/v1/institutions",
+                                headers={"Authorization": f"Bearer {token}"})
+    assert_error(response, 401, "unauthorized")
+
+
+def test_session_auth_needs_csrf_header_on_writes(kiosk_client, kiosk_login, listed):
+    csrf = kiosk_login(kiosk_client)
+    body = {"visit": EXPLORATORIUM, "home": OMSI}
+    assert kiosk_client.get("/api/v1/institutions?q=ore").status_code == 200
+    assert_error(kiosk_client.post("/api/v1/check", json=body), 400, "csrf_failed")
+    assert_error(kiosk_client.post("/api/v1/check", json=body,
+                                   headers={"X-CSRF-Token": "forged"}), 400, "csrf_failed")
+    ok = kiosk_client.post("/api/v1/check", json=body, headers={"X-CSRF-Token": csrf})
+    assert ok.status_code == 200 and ok.json["admit"] is True
+    logged = kiosk_client.post("/api/v1/checkins", json=body, headers={"X-CSRF-Token": csrf})
+    assert logged.json["source"] == "desk" and logged.json["staff_user"] == "desk1"
+
+
+def test_error_shape_404_405(kiosk_client):
+    assert_error(kiosk_client.get("/api/v1/nothing-here"), 404, "not_found")
+    assert_error(kiosk_client.get("/api/v2/check"), 404, "not_found")
+    response = kiosk_client.delete("/api/v1/check")
+    assert_error(response, 405, "method_not_allowed")
+    assert "POST" in response.headers["Allow"]
+    # pages keep HTML errors
+    assert not kiosk_client.get("/nothing-here").is_json
+
+
+def test_error_shape_500(db_path):
+    app = kiosk.create_app({"TESTING": True, "PROPAGATE_EXCEPTIONS": False,
+                            "DB": str(db_path), "SECRET_KEY": "test-only-secret"})
+
+    def boom():
+        raise RuntimeError("secret internals")
+
+    app.add_url_rule("/api/v1/_boom", view_func=boom)
+    response = app.test_client().get("/api/v1/_boom")
+    assert_error(response, 500, "internal_error")
+    assert b"secret internals" not in response.data
+
+
+def test_healthz_after_warm_up(kiosk_app, kiosk_client, listed):
+    from kiosk.db import warm
+
+    info = warm(kiosk_app)
+    assert info["list_version"] == 1 and info["institutions"] == 368
+    response = kiosk_client.get("/healthz")
+    assert response.status_code == 200 and response.json["list_version"] == 1
