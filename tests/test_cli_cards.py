@@ -172,3 +172,16 @@ def test_trust_export_import_between_two_stores(run, tmp_path, monkeypatch):
     db = store.open_db(kiosk)
     assert cards.verify(db, payload, date(2027, 6, 30)).valid
     db.close()
+
+
+def test_issue_checks_the_active_participant_list(run, db, tmp_path):
+    from passport import institutions
+
+    institutions.ensure_default_list(db)
+    run("keys", "create", "--institution", HOME)
+    run("keys", "create", "--institution", "not-on-the-list")
+    out = tmp_path / "card.html"
+    run(*ISSUE, "--out", out)
+    assert "Exploratorium" in out.read_text(encoding="utf-8")  # the list's name, not the id
+    result = run(*BASE[:3], "not-on-the-list", *BASE[4:], "--expires", "2027-01-01", ok=False)
+    assert "not on the active participant list" in _one_line_error(result)
