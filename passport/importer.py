@@ -303,7 +303,7 @@ def _cell_text(value: Any) -> str:
         return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
-    return str(value).strip()
+    return str(value).replace("\ufeff", "").strip()  # stray byte-order marks are invisible
 
 
 def _read_xlsx(data: bytes) -> tuple[list[str], Rows, int]:

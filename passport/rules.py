@@ -247,6 +247,13 @@ def covered_people(party: Party, membership: str | None) -> int:
     return max(1, min(party.adults, max_adults) + min(party.children, max_children))
 
 
+def _beyond(table: Any, home_row: Mapping[str, Any], visit: str, miles: float) -> bool:
+    # Off the precomputed radius (a site's own smaller radius, another program's radius):
+    # one exact geodesic with the engine's boundary rule, so exactly-at-radius is within.
+    return table.distance_and_beyond_from_point(home_row["latitude"], home_row["longitude"],
+                                                visit, miles)[1]
+
+
 def decide(
     active: ActiveListLike,
     visit: str,
@@ -304,12 +311,12 @@ def decide(
         else:
             home_miles = active.distance_miles(home, visit)
             if radius == table.radius_miles:
-                beyond_program = table.beyond(home, visit)
+                beyond_program = table.beyond(home, visit)  # precomputed, no trigonometry
             else:
-                beyond_program = home_miles > radius
+                beyond_program = _beyond(table, home_row, visit, radius)
             if beyond_program:
                 pass
-            elif site_radius < radius and home_miles > site_radius:
+            elif site_radius < radius and _beyond(table, home_row, visit, site_radius):
                 local_rule_used = True
             else:
                 reasons.add(HOME_WITHIN_RADIUS)
@@ -319,7 +326,8 @@ def decide(
         residence_miles, beyond_res = table.distance_and_beyond_from_point(
             residence[0], residence[1], visit, radius)
         if profile.residence_rule and not beyond_res:
-            if site_radius < radius and residence_miles > site_radius:
+            if site_radius < radius and table.distance_and_beyond_from_point(
+                    residence[0], residence[1], visit, site_radius)[1]:
                 local_rule_used = True
             else:
                 reasons.add(RESIDENCE_WITHIN_RADIUS)
