@@ -1,0 +1,191 @@
+"""The desk page in a real browser (Debian's chromium through Playwright) against the real
+server on a free loopback port: scan like a keyboard-wedge scanner, admit, log, deny, undo,
+the manual flow for printed cards.
+
+Screenshots go to tmp unless $PASSPORT_SCREENSHOTS names a folder (the README's images are
+made with ``PASSPORT_SCREENSHOTS=docs/screenshots``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from passport import auth, cards, institutions, keys, store
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+    "--disable-background-networking", "--disable-component-update", "--no-first-run",
+]
+EXPLORATORIUM = "exploratorium-san-francisco"
+OMSI = "oregon-museum-of-science-and-industry-portland"
+CHABOT = "chabot-space-science-center-oakland"
+PASSWORD = "desk password 1"
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian chromium not installed (apt-get install chromium)"
+)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The kiosk app served by a werkzeug server thread on 127.0.0.1:<free port>."""
+    from werkzeug.serving import make_server
+
+    from kiosk import create_app
+    from kiosk.db import set_kiosk_site, warm
+
+    folder = tmp_path_factory.mktemp("browser")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PASSPORT_DB", str(folder / "passport.sqlite"))
+        env.setenv("PASSPORT_INSTANCE", str(folder / "instance"))
+        db = store.open_db()
+        institutions.ensure_default_list(db)
+        auth.create_user(db, "desk1", PASSWORD, role="desk")
+        keys.create_key(db, OMSI)
+        keys.create_key(db, CHABOT)
+        far = cards.issue(db, OMSI, "M-1042", ["Ada Lovelace", "Charles Babbage"],
+                          date(2099, 6, 30), party_size=6)
+        near = cards.issue(db, CHABOT, "C-7", ["Grace Hopper"], date(2099, 6, 30))
+        app = create_app({"SECRET_KEY": "browser-test-secret"})
+        with app.app_context():
+            set_kiosk_site(EXPLORATORIUM)
+        warm(app)
+        httpd = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield {"url": f"http://127.0.0.1:{httpd.server_port}", "db": db,
+                   "far": far, "near": near}
+        finally:
+            httpd.shutdown()
+            thread.join(timeout=10)
+            httpd.server_close()
+            db.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def desk(server, browser):
+    """A signed-in desk page."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(f"{server['url']}/desk")
+    page.fill("#username", "desk1")
+    page.fill("#password", PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/desk")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'scan'")
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def screenshot(page, name: str, tmp_path: Path) -> None:
+    folder = Path(os.environ.get("PASSPORT_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / name), full_page=True)
+
+
+def scan(page, payload: str) -> None:
+    """What a keyboard-wedge scanner does: type into the focused field, then Enter."""
+    page.keyboard.type(payload, delay=0)
+    page.keyboard.press("Enter")
+
+
+def log_rows(db) -> list[dict]:
+    return list(db.query("SELECT * FROM checkins ORDER BY id"))
+
+
+def test_scan_admit_confirm_and_find_in_log(desk, server, tmp_path):
+    before = len(log_rows(server["db"]))
+    scan(desk, server["far"])
+    verdict = desk.locator("#verdict")
+    verdict.wait_for(state="visible")
+    assert "ADMIT" in verdict.inner_text() and "admit" in verdict.get_attribute("class")
+    assert desk.inner_text("#r-names") == "Ada Lovelace, Charles Babbage"
+    assert "Oregon Museum of Science and Industry" in desk.inner_text("#r-home")
+    assert "miles away" in desk.inner_text("#r-home")
+    assert "free general admission" in desk.inner_text("#r-reasons")
+    assert desk.inner_text("#r-version") == "1"
+    assert desk.evaluate("document.activeElement.id") == "scan"  # ready for the next scan
+    screenshot(desk, "desk-admit.png", tmp_path)
+
+    # keyboard only: "3" + Enter sets the party size, Enter on the empty field logs it
+    scan(desk, "3")
+    assert desk.input_value("#party-size") == "3"
+    desk.keyboard.press("Enter")
+    desk.wait_for_selector("#logged:has-text('Logged #')")
+    rows = log_rows(server["db"])
+    assert len(rows) == before + 1
+    row = rows[-1]
+    assert (row["admit"], row["party_size"], row["home"], row["staff_user"]) == (
+        1, 3, OMSI, "desk1")
+    entry = desk.locator(f"#log li[data-id='{row['id']}']")
+    entry.wait_for()
+    assert "ADMIT" in entry.inner_text() and "Ada Lovelace" in entry.inner_text()
+    # pressing Enter again does not log twice
+    desk.keyboard.press("Enter")
+    desk.wait_for_timeout(300)
+    assert len(log_rows(server["db"])) == before + 1
+
+
+def test_scan_deny_within_90_miles_then_undo(desk, server, tmp_path):
+    scan(desk, server["near"])
+    verdict = desk.locator("#verdict")
+    verdict.wait_for(state="visible")
+    assert "DENY" in verdict.inner_text() and "deny" in verdict.get_attribute("class")
+    assert "within the program distance" in desk.inner_text("#r-reasons")
+    assert "Chabot" in desk.inner_text("#r-home")
+    screenshot(desk, "desk-deny.png", tmp_path)
+    desk.click("#confirm")  # a denial can be logged too
+    desk.wait_for_selector("#logged:has-text('denied')")
+    row = log_rows(server["db"])[-1]
+    assert row["admit"] == 0 and "HOME_WITHIN_RADIUS" in row["reasons"]
+    desk.locator(f"#log li[data-id='{row['id']}']").wait_for()
+    desk.click("#undo")
+    desk.wait_for_selector(f"#log li.undone[data-id='{row['id']}']")
+    undo = log_rows(server["db"])[-1]
+    assert undo["undoes"] == row["id"]
+
+
+def test_manual_flow_for_printed_card(desk, server, tmp_path):
+    desk.click("#manual-toggle")
+    desk.wait_for_function("document.activeElement.id === 'manual-home'")
+    desk.keyboard.type("oregon museum")
+    desk.wait_for_selector("#manual-home-list li[role=option]")
+    desk.keyboard.press("Enter")  # picks the highlighted institution
+    assert desk.input_value("#manual-home-id") == OMSI
+    assert desk.evaluate("document.activeElement.id") == "manual-expires"
+    desk.fill("#manual-expires", "2099-12-31")
+    desk.fill("#manual-postal", "97214")
+    desk.click("#manual-form button[type=submit]")
+    verdict = desk.locator("#verdict")
+    verdict.wait_for(state="visible")
+    assert "ADMIT" in verdict.inner_text()
+    assert "printed card" in desk.inner_text("#r-card")
+    assert "miles away" in desk.inner_text("#r-residence")
+    screenshot(desk, "desk-manual.png", tmp_path)
+
+    # the same visitor living in San Francisco is denied (residence rule)
+    desk.fill("#manual-postal", "94111")
+    desk.click("#manual-form button[type=submit]")
+    desk.wait_for_selector("#verdict.deny")
+    assert "home address" in desk.inner_text("#r-reasons")

@@ -1,0 +1,103 @@
+"""Desk routes behind the page: today's log and counts, undo, photo decode; member pages."""
+
+import io
+from datetime import date
+
+import pytest
+
+from kiosk.db import set_kiosk_site
+from passport import cards, institutions, keys, qr
+
+EXPLORATORIUM = "exploratorium-san-francisco"
+OMSI = "oregon-museum-of-science-and-industry-portland"
+
+
+@pytest.fixture
+def desk(kiosk_app, kiosk_client, kiosk_login, db, shipped_csv):
+    institutions.import_file(db, shipped_csv)
+    with kiosk_app.app_context():
+        set_kiosk_site(EXPLORATORIUM)
+    kiosk_client.csrf = kiosk_login(kiosk_client)
+    return kiosk_client
+
+
+def log(client, **body):
+    return client.post("/api/v1/checkins", json={"visit": EXPLORATORIUM, **body},
+                       headers={"X-CSRF-Token": client.csrf})
+
+
+def test_desk_page(desk):
+    page = desk.get("/desk")
+    assert page.status_code == 200
+    for marker in (b'id="scan"', b'id="manual-form"', b'id="camera-toggle"', b'id="photo"',
+                   b'id="log"', b'id="undo"', b"desk.js", b"Check a photo ID"):
+        assert marker in page.data
+    assert b"Desk at <strong>Exploratorium" in page.data
+
+
+def test_desk_without_site(kiosk_client, kiosk_login, db, shipped_csv):
+    kiosk_login(kiosk_client)
+    page = kiosk_client.get("/desk")
+    assert b"site is not set" in page.data and b"desk.js" not in page.data
+    response = kiosk_client.get("/desk/today")
+    assert response.status_code == 409 and response.json["error"]["code"] == "site_not_set"
+
+
+def test_today_counts_and_undo(desk):
+    assert log(desk, home=OMSI, party_size=4).status_code == 201
+    assert log(desk, home="chabot-space-science-center-oakland").json["admit"] is False
+    today = desk.get("/desk/today").json
+    assert today["counts"]["admitted"] == 1 and today["counts"]["admitted_people"] == 4
+    assert today["counts"]["denied"] == 1 and len(today["checkins"]) == 2
+    assert desk.post("/desk/undo").status_code == 400  # CSRF
+    undo = desk.post("/desk/undo", headers={"X-CSRF-Token": desk.csrf})
+    assert undo.status_code == 200 and undo.json["undoes"] == 2
+    today = desk.get("/desk/today").json
+    assert today["counts"]["denied"] == 0 and today["counts"]["undone"] == 1
+    assert [row["id"] for row in today["checkins"]] == [3, 2, 1]
+    assert today["checkins"][1]["undone_by"] == 3
+    desk.post("/desk/undo", headers={"X-CSRF-Token": desk.csrf})
+    nothing = desk.post("/desk/undo", headers={"X-CSRF-Token": desk.csrf})
+    assert nothing.status_code == 409 and nothing.json["error"]["code"] == "nothing_to_undo"
+
+
+def test_photo_decoded_on_server(desk, db):
+    keys.create_key(db, OMSI)
+    payload = cards.issue(db, OMSI, "M-1", ["Ada Lovelace"], date(2099, 1, 1))
+    png = qr.qr_png(payload)
+    response = desk.post("/desk/decode", data={"photo": (io.BytesIO(png), "card.png")},
+                         headers={"X-CSRF-Token": desk.csrf},
+                         content_type="multipart/form-data")
+    assert response.status_code == 200 and response.json["payload"] == payload
+    blank = desk.post("/desk/decode", data={"photo": (io.BytesIO(b"not an image"), "x.png")},
+                      headers={"X-CSRF-Token": desk.csrf}, content_type="multipart/form-data")
+    assert blank.status_code == 422 and blank.json["error"]["code"] == "no_qr_found"
+    missing = desk.post("/desk/decode", headers={"X-CSRF-Token": desk.csrf})
+    assert missing.status_code == 400
+
+
+def test_member_eligible_page(kiosk_client, db, shipped_csv):
+    assert b"No participant list" in kiosk_client.get("/eligible").data
+    institutions.import_file(db, shipped_csv)
+    page = kiosk_client.get("/eligible")
+    assert page.status_code == 200 and b'<select id="home"' in page.data
+    result = kiosk_client.get(f"/eligible?home={OMSI}")
+    assert result.status_code == 200 and b'id="eligible-list"' in result.data
+    miles = listed_miles(result.data.decode())
+    assert miles == sorted(miles) and miles[0] > 90  # nearest first, none within 90 miles
+    bad = kiosk_client.get("/eligible?home=no-such-place")
+    assert bad.status_code == 400 and b"not on the active list" in bad.data
+    with_postal = kiosk_client.get(f"/eligible?home={OMSI}&postal=94111&country=US")
+    assert with_postal.status_code == 200
+    assert "Exploratorium" not in eligible_section(with_postal.data.decode())
+    assert len(listed_miles(with_postal.data.decode())) < len(miles)
+
+
+def eligible_section(html: str) -> str:
+    start = html.index('id="eligible-list"')
+    return html[start:html.index("</ol>", start)]
+
+
+def listed_miles(html: str) -> list[int]:
+    section = eligible_section(html)
+    return [int(part.split(" mi<")[0]) for part in section.split('class="distance">')[1:]]
