@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import base64
 import io
-import logging
 import os
 import re
 import unicodedata
@@ -51,8 +50,6 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from passport import keys
-
-log = logging.getLogger(__name__)
 
 PREFIX = "PYZ1"
 FORMAT_VERSION = 1
@@ -556,8 +553,9 @@ def decode_image(path_or_bytes: str | os.PathLike[str] | bytes) -> str:
     ``CardImageError`` when the image cannot be read or holds no QR code. The text is
     returned as decoded; ``verify`` normalizes it.
     """
-    from PIL import Image  # pillow and zxing-cpp load only when an image is decoded
+    # pillow and zxing-cpp load only when an image is decoded
     import zxingcpp
+    from PIL import Image
 
     source = (io.BytesIO(bytes(path_or_bytes))
               if isinstance(path_or_bytes, (bytes, bytearray, memoryview)) else path_or_bytes)

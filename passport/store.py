@@ -600,8 +600,8 @@ def insert_card_revocation(
     """Record the revocation; False when it was already revoked (the first one stays)."""
     with db.atomic():
         cursor = db.execute(
-            "INSERT OR IGNORE INTO card_revocations (institution_id, member_id, revoked_at, reason) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO card_revocations "
+            "(institution_id, member_id, revoked_at, reason) VALUES (?, ?, ?, ?)",
             [institution_id, member_id, at, reason],
         )
     return cursor.rowcount == 1

@@ -60,7 +60,8 @@ def card() -> None:
 @click.option("--party-size", type=int, default=None,
               help="People covered (1 = individual membership).")
 @click.option("--group", is_flag=True,
-              help=f"Group membership: up to {cards.GROUP_PARTY_SIZE} people (2 adults + 4 children).")
+              help=f"Group membership: up to {cards.GROUP_PARTY_SIZE} people "
+              "(2 adults + 4 children).")
 @click.option("--postal", help="Residence postal code (with --country).")
 @click.option("--country", help="Residence country, ISO two letters (with --postal).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
