@@ -8,8 +8,9 @@ Two conventions keep the Python side cheap:
 * a NaN distance means Vincenty's iteration did not converge (nearly antipodal points); the
   array kernels count such pairs and the Python side settles them with geographiclib.
 
-Per-row data of a table is one ``(7, n)`` float64 array sorted by latitude (rows below),
-plus ``perm`` mapping sorted position -> table index.
+Per-row data of a table is one ``(7, n)`` float64 array (rows below) plus ``perm``
+mapping position -> table index. Queries use the band layout of :func:`layout` (latitude
+bands, longitude-sorted inside each); the all-pairs matrix uses plain latitude order.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ VINCENTY_TOL_RAD = 1e-13
 
 ROW_X, ROW_Y, ROW_Z, ROW_LAT_DEG, ROW_LON_RAD, ROW_SIN_U, ROW_COS_U = range(7)
 N_ROWS = 7
+MAX_BANDS = 720
 
 
 @njit(cache=True)
@@ -171,13 +173,12 @@ def point_row(lat_deg, lon_deg):
 
 
 @njit(cache=True)
-def pack_points(lat_deg, lon_deg):
-    """(7, n) per-row data, sorted by latitude, and perm (sorted position -> input index)."""
+def pack_points(lat_deg, lon_deg, order):
+    """(7, n) per-row data with rows in ``order`` (a permutation of the input rows)."""
     n = lat_deg.shape[0]
-    perm = np.argsort(lat_deg, kind="mergesort")
     pts = np.empty((N_ROWS, n))
     for k in range(n):
-        i = perm[k]
+        i = order[k]
         x, y, z, la, lo, su, cu = point_row(lat_deg[i], lon_deg[i])
         pts[ROW_X, k] = x
         pts[ROW_Y, k] = y
@@ -186,7 +187,32 @@ def pack_points(lat_deg, lon_deg):
         pts[ROW_LON_RAD, k] = lo
         pts[ROW_SIN_U, k] = su
         pts[ROW_COS_U, k] = cu
-    return pts, perm.astype(np.int64)
+    return pts
+
+
+def band_count(n_rows: int) -> int:
+    """Latitude bands for a table: about 64 rows a band, between 1 and 720 (0.25 degree)."""
+    return int(min(MAX_BANDS, max(1, n_rows // 64)))
+
+
+def layout(lat_deg: np.ndarray, lon_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Query layout (pts, perm, band offsets): rows by latitude band, then by longitude.
+
+    A query visits only the bands its latitude window touches and, inside each band, only
+    the longitude range its cap can reach (two binary searches), so it reads a small box
+    of rows around the point instead of the whole table. Plain numpy: runs once per table.
+    """
+    n_bands = band_count(lat_deg.shape[0])
+    band = np.minimum(((lat_deg + 90.0) * (n_bands / 180.0)).astype(np.int64), n_bands - 1)
+    perm = np.lexsort((lon_deg, band)).astype(np.int64)
+    offsets = np.searchsorted(band[perm], np.arange(n_bands + 1)).astype(np.int64)
+    return pack_points(lat_deg, lon_deg, perm), perm, offsets
+
+
+def lat_sorted(lat_deg: np.ndarray, lon_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(pts, perm) sorted by latitude: the all-pairs matrix's layout."""
+    perm = np.argsort(lat_deg, kind="stable").astype(np.int64)
+    return pack_points(lat_deg, lon_deg, perm), perm
 
 
 @njit(cache=True)
@@ -248,49 +274,103 @@ def _push(buf, count, value):
 
 
 @njit(cache=True)
-def _query(pts, lat_deg, lon_deg, radius_m):
-    """Per-query set-up: the point's row, the filter thresholds and the latitude window.
+def _lon_ranges(lon_rad, half_width_rad):
+    """One or two [lo, hi] longitude ranges (radians) covering lon +- half width."""
+    out = np.empty((2, 2))
+    if half_width_rad >= math.pi:
+        out[0, 0], out[0, 1] = -4.0, 4.0
+        return out, 1
+    lo = lon_rad - half_width_rad
+    hi = lon_rad + half_width_rad
+    if lo < -math.pi:
+        out[0, 0], out[0, 1] = -4.0, hi
+        out[1, 0], out[1, 1] = lo + 2.0 * math.pi, 4.0
+        return out, 2
+    if hi > math.pi:
+        out[0, 0], out[0, 1] = lo, 4.0
+        out[1, 0], out[1, 1] = -4.0, hi - 2.0 * math.pi
+        return out, 2
+    out[0, 0], out[0, 1] = lo, hi
+    return out, 1
 
-    Angular distance >= latitude difference, so rows outside [start, stop) are beyond.
+
+@njit(cache=True)
+def _query(pts, offsets, lat_deg, lon_deg, radius_m):
+    """Per-query set-up: the point's row, filter thresholds, and the row ranges to scan.
+
+    Every row outside the ranges is surely beyond: its angle from the point exceeds
+    theta_hi, because either its latitude differs by more (angle >= |delta latitude|) or
+    its longitude does (a cap of radius theta around latitude phi, not holding a pole,
+    spans |delta longitude| <= asin(sin theta / cos phi)).
     """
     chord2_lo, chord2_hi, window_deg = filter_thresholds(radius_m)
     qa = np.empty(N_ROWS)
     qa[0], qa[1], qa[2], qa[3], qa[4], qa[5], qa[6] = point_row(lat_deg, lon_deg)
-    lats = pts[ROW_LAT_DEG]
-    start = np.searchsorted(lats, lat_deg - window_deg, side="left")
-    stop = np.searchsorted(lats, lat_deg + window_deg, side="right")
+    n_bands = offsets.shape[0] - 1
+    theta = math.radians(window_deg)
+    if abs(lat_deg) + window_deg >= 90.0 or theta >= 0.5 * math.pi:
+        half_width = 2.0 * math.pi  # the cap holds a pole: every longitude
+    else:
+        half_width = math.asin(min(1.0, math.sin(theta) / math.cos(math.radians(lat_deg))))
+        half_width = half_width * (1.0 + _FILTER_REL_SLACK) + 1e-12
+    lon_ranges, n_lon = _lon_ranges(qa[ROW_LON_RAD], half_width)
+    per_deg = n_bands / 180.0  # as in layout()
+    b0 = max(0, min(n_bands - 1, int(math.floor((lat_deg - window_deg + 90.0) * per_deg))))
+    b1 = max(0, min(n_bands - 1, int(math.floor((lat_deg + window_deg + 90.0) * per_deg))))
+    ranges = np.empty((2 * (b1 - b0 + 1), 2), np.int64)
+    m = 0
+    for b in range(b0, b1 + 1):
+        seg0 = offsets[b]
+        seg1 = offsets[b + 1]
+        if seg1 == seg0:
+            continue
+        lons = pts[ROW_LON_RAD, seg0:seg1]
+        for r in range(n_lon):
+            start = seg0 + np.searchsorted(lons, lon_ranges[r, 0], side="left")
+            stop = seg0 + np.searchsorted(lons, lon_ranges[r, 1], side="right")
+            if stop > start:
+                ranges[m, 0] = start
+                ranges[m, 1] = stop
+                m += 1
     limit_m = radius_m + BOUNDARY_SLACK_M
-    return qa, start, stop, chord2_lo, chord2_hi, limit_m, close_call_m(limit_m)
+    return qa, ranges[:m], chord2_lo, chord2_hi, limit_m, close_call_m(limit_m)
 
 
 @njit(cache=True)
-def within_mask(pts, perm, lat_deg, lon_deg, radius_m):
+def within_mask(pts, perm, offsets, lat_deg, lon_deg, radius_m):
     """(mask in table order of distance <= radius, number of unresolved rows).
 
     Unresolved rows (rare: nearly antipodal, or a close call at the limit) are False in
     the mask; the caller finds them with ``unresolved_rows`` and asks geographiclib.
+    ``pts``/``perm``/``offsets`` come from :func:`layout`.
     """
     mask = np.zeros(pts.shape[1], np.bool_)
-    qa, start, stop, chord2_lo, chord2_hi, limit_m, close_m = _query(pts, lat_deg, lon_deg, radius_m)
+    qa, ranges, chord2_lo, chord2_hi, limit_m, close_m = _query(
+        pts, offsets, lat_deg, lon_deg, radius_m
+    )
     unresolved = 0
-    for k in range(start, stop):
-        code = _pair_code(pts, k, qa, chord2_lo, chord2_hi, limit_m, close_m)
-        if code == 1:
-            mask[perm[k]] = True
-        elif code < 0:
-            unresolved += 1
+    for r in range(ranges.shape[0]):
+        for k in range(ranges[r, 0], ranges[r, 1]):
+            code = _pair_code(pts, k, qa, chord2_lo, chord2_hi, limit_m, close_m)
+            if code == 1:
+                mask[perm[k]] = True
+            elif code < 0:
+                unresolved += 1
     return mask, unresolved
 
 
 @njit(cache=True)
-def unresolved_rows(pts, perm, lat_deg, lon_deg, radius_m):
+def unresolved_rows(pts, perm, offsets, lat_deg, lon_deg, radius_m):
     """Table indices of the rows ``within_mask`` left unresolved."""
-    qa, start, stop, chord2_lo, chord2_hi, limit_m, close_m = _query(pts, lat_deg, lon_deg, radius_m)
+    qa, ranges, chord2_lo, chord2_hi, limit_m, close_m = _query(
+        pts, offsets, lat_deg, lon_deg, radius_m
+    )
     rows = np.empty(0, np.int64)
     count = 0
-    for k in range(start, stop):
-        if _pair_code(pts, k, qa, chord2_lo, chord2_hi, limit_m, close_m) < 0:
-            rows, count = _push(rows, count, perm[k])
+    for r in range(ranges.shape[0]):
+        for k in range(ranges[r, 0], ranges[r, 1]):
+            if _pair_code(pts, k, qa, chord2_lo, chord2_hi, limit_m, close_m) < 0:
+                rows, count = _push(rows, count, perm[k])
     return rows[:count]
 
 
@@ -309,6 +389,8 @@ def distances_miles(pts, perm, lat_deg, lon_deg):
 @njit(cache=True)
 def beyond_matrix(pts, perm, radius_m):
     """(n, n) bool, table order: True where distance > radius; and unresolved pairs.
+
+    ``pts``/``perm`` in latitude order (:func:`lat_sorted`).
 
     Unresolved pairs come back as an (m, 2) array of table indices, both cells True; the
     caller settles them with geographiclib.

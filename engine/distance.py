@@ -33,9 +33,12 @@ spherical (R1) distance the band is [0.99553 r, 1.00561 r]: at r = 90 miles it r
 89.598 to 90.505 miles, i.e. -0.402 / +0.505 mile. The relative bound holds at every
 distance and latitude, so no empirical margin is needed; the kernels add 1e-9 relative and
 1e-12 rad (6 micrometres) for float round-off in the chords. The filter compares squared
-chords of unit vectors (three multiply-adds per pair, no trigonometry), and rows are kept
-sorted by latitude: since theta >= |delta latitude|, a query scans only rows whose latitude
-is within r / M_min of its own.
+chords of unit vectors (three multiply-adds per pair, no trigonometry). Rows are kept in
+latitude bands sorted by longitude: since theta >= |delta latitude|, and a spherical cap
+of radius theta around latitude phi spans |delta longitude| <= asin(sin theta / cos phi)
+when it holds no pole, a query scans only the box of rows it can reach (theta = r / M_min);
+every other row is beyond without being read. The all-pairs matrix sorts by latitude and
+stops each row's scan at the first row too far north.
 
 Decisions: "within r" means geodesic distance <= r + 1 micrometre (``BOUNDARY_SLACK_M``),
 so a pair placed at exactly r is within despite nanometre round-off; exactly 90.0 miles is
@@ -124,8 +127,8 @@ class _Entry:
         ):
             disp.compile(sig)
             setattr(cls, name, disp.overloads[disp.signatures[0]].entry_point)
-        pts, perm = K.pack_points(np.zeros(1), np.zeros(1))
-        K.within_mask(pts, perm, 0.0, 0.0, 1.0)
+        pts, perm, offsets = K.layout(np.zeros(1), np.zeros(1))
+        K.within_mask(pts, perm, offsets, 0.0, 0.0, 1.0)
         pts_type = typeof(pts)
         sig_within = next(s for s in K.within_mask.signatures if s[0] == pts_type)
         cls.within = K.within_mask.overloads[sig_within].entry_point
@@ -193,11 +196,13 @@ def warm_up() -> float:
     _Entry.bind()
     lat = np.array([40.0, 41.0, -33.9])
     lon = np.array([-75.0, -74.0, 151.2])
-    pts, perm = K.pack_points(lat, lon)
-    K.within_mask(pts, perm, 40.5, -74.5, 90.0 * METERS_PER_MILE)
+    radius_m = 90.0 * METERS_PER_MILE
+    pts, perm, offsets = K.layout(lat, lon)
+    K.within_mask(pts, perm, offsets, 40.5, -74.5, radius_m)
+    K.unresolved_rows(pts, perm, offsets, 40.5, -74.5, radius_m)
     K.distances_miles(pts, perm, 40.5, -74.5)
-    K.beyond_matrix(pts, perm, 90.0 * METERS_PER_MILE)
-    K.unresolved_rows(pts, perm, 40.5, -74.5, 90.0 * METERS_PER_MILE)
+    pts, perm = K.lat_sorted(lat, lon)
+    K.beyond_matrix(pts, perm, radius_m)
     K.read_floor(pts)
     geodesic_miles(40.0, -75.0, 41.0, -74.0)
     haversine_miles(40.0, -75.0, 41.0, -74.0)

@@ -33,10 +33,12 @@ class InstitutionTable:
 
     Build once per list version with :meth:`from_records`; every query is exact (see
     ``engine.distance`` for the band that makes the fast filter safe). Rows keep the
-    records' order ("table order"); internally they are also sorted by latitude.
+    records' order ("table order"); internally they are also grouped into latitude bands
+    sorted by longitude, so a query reads only the rows near it.
     """
 
-    __slots__ = ("_ids", "_index", "_lat", "_lon", "_radius_miles", "_pts", "_perm", "_matrix")
+    __slots__ = ("_ids", "_index", "_lat", "_lon", "_radius_miles", "_pts", "_perm", "_offsets",
+                 "_matrix")
 
     def __init__(self, ids: tuple[str, ...], lat_deg: np.ndarray, lon_deg: np.ndarray,
                  radius_miles: float) -> None:
@@ -46,7 +48,7 @@ class InstitutionTable:
         set_(self, "_index", {name: i for i, name in enumerate(ids)})
         lat = np.ascontiguousarray(lat_deg, dtype=np.float64)
         lon = np.ascontiguousarray(lon_deg, dtype=np.float64)
-        pts, perm = K.pack_points(lat, lon)
+        pts, perm, offsets = K.layout(lat, lon)
         # pts/perm stay writeable: read-only arrays are a different numba type and would
         # need their own compiled specialisations. They are private and never handed out.
         for arr in (lat, lon):
@@ -56,6 +58,7 @@ class InstitutionTable:
         set_(self, "_radius_miles", radius_miles)
         set_(self, "_pts", pts)
         set_(self, "_perm", perm)
+        set_(self, "_offsets", offsets)
         set_(self, "_matrix", self._build_matrix() if len(ids) <= MATRIX_MAX_ROWS else None)
 
     def __setattr__(self, name, value):
@@ -123,7 +126,8 @@ class InstitutionTable:
 
     def _build_matrix(self) -> np.ndarray:
         radius_m = self._radius_miles * METERS_PER_MILE
-        matrix, unresolved = K.beyond_matrix(self._pts, self._perm, radius_m)
+        pts, perm = K.lat_sorted(self._lat, self._lon)
+        matrix, unresolved = K.beyond_matrix(pts, perm, radius_m)
         for i, j in unresolved:
             _, within = exact_pair_within(
                 self._lat[i], self._lon[i], self._lat[j], self._lon[j], self._radius_miles
@@ -181,10 +185,12 @@ class InstitutionTable:
         if fn is None:
             _Entry.bind()
             fn = _Entry.within
-        mask, unresolved = fn(self._pts, self._perm, lat_deg, lon_deg, miles * METERS_PER_MILE)
+        mask, unresolved = fn(self._pts, self._perm, self._offsets, lat_deg, lon_deg,
+                              miles * METERS_PER_MILE)
         if unresolved:  # rare: nearly antipodal, or a close call at the limit
             lat, lon, radius = float(lat_deg), float(lon_deg), float(miles)
-            for i in K.unresolved_rows(self._pts, self._perm, lat, lon, radius * METERS_PER_MILE):
+            for i in K.unresolved_rows(self._pts, self._perm, self._offsets, lat, lon,
+                                       radius * METERS_PER_MILE):
                 _, mask[i] = exact_pair_within(lat, lon, self._lat[i], self._lon[i], radius)
         return mask
 

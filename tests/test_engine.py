@@ -241,3 +241,26 @@ def test_other_bad_queries(table):
         table.distances_from(math.nan, 0.0)
     with pytest.raises(ValueError, match="nan"):
         table.distance_and_beyond_from_point(0.0, 0.0, table.ids[0], math.nan)
+
+
+def test_band_layout_prunes_nothing_it_should_keep():
+    """within() on a big table (720 latitude bands) equals a full scan of exact distances."""
+    rng = np.random.default_rng(7)
+    n = 60_000
+    lat = np.degrees(np.arcsin(rng.uniform(-1, 1, n)))  # uniform on the sphere
+    lon = rng.uniform(-180, 180, n)
+    # Crowd the awkward places: the poles and the antimeridian.
+    lat[:2000] = rng.uniform(87.0, 90.0, 2000) * rng.choice([-1, 1], 2000)
+    lon[2000:4000] = rng.uniform(178.5, 180.0, 2000) * rng.choice([-1, 1], 2000)
+    lat[4000], lon[4000] = 90.0, 0.0
+    lat[4001], lon[4001] = -90.0, 180.0
+    table = InstitutionTable.from_arrays([str(k) for k in range(n)], lat, lon)
+    assert K.band_count(n) == K.MAX_BANDS
+    queries = [(90.0, 0.0), (-89.5, 33.0), (0.0, 180.0), (12.0, -179.9), (-45.0, 179.99),
+               (88.0, -180.0), (40.7, -74.0), (-89.99, -180.0)]
+    queries += [(float(lat[k]), float(lon[k])) for k in rng.integers(0, n, 12)]
+    for q_lat, q_lon in queries:
+        exact = table.distances_from(q_lat, q_lon)
+        for miles in (90.0, 400.0, 3000.0, 9000.0):
+            assert np.array_equal(table.within(q_lat, q_lon, miles), exact <= miles), (
+                q_lat, q_lon, miles)
