@@ -9,7 +9,9 @@
   again when it logs the visit; good signatures are memoized by their exact bytes);
 - ``verify_db_cold`` / ``verify_db``: ``passport.cards.verify`` against a real SQLite store
   (key and revocation lookups), as the desk and ``passport check --card`` call it;
-- ``malformed``: rejecting junk (what a mis-scan costs).
+- ``malformed``: rejecting junk (what a mis-scan costs);
+- ``check_db_cold`` / ``check_db``: the whole desk decision with that card,
+  ``passport.checks.check(db, visit, card=...)`` on the shipped participant list.
 
 The cold cases are dominated by OpenSSL's Ed25519 verification (about 100-160 us on the
 2-core development VM; ``openssl speed ed25519`` measures the machine's own figure).
@@ -31,6 +33,7 @@ from passport import cards, keys, store
 
 ISSUER = "anniston-museums-and-gardens-anniston"  # median id length on the shipped list
 VISIT = date(2027, 1, 1)
+VISIT_FAR = "museum-of-science-boston-boston"  # about 1,000 miles from Anniston, AL
 
 
 def _time_us(call: Callable[[], object], repeat: int) -> dict:
@@ -64,6 +67,23 @@ def _signed_card() -> tuple[str, Ed25519PrivateKey, str]:
     return cards.sign(card, private), private, keys._b64u(public_raw)
 
 
+def _whole_decision(db, scanned: str, repeat: int) -> dict:
+    """``passport.checks.check`` with the card, on the shipped list (the desk's whole call)."""
+    try:
+        from passport import checks, institutions
+    except ImportError:  # the lists part is not installed in this checkout
+        return {}
+    institutions.ensure_default_list(db)
+    decision = checks.check(db, VISIT_FAR, card=scanned, on=VISIT)
+    assert decision.admit, decision.reasons
+    return {
+        "check_db_cold": _time_us(
+            lambda: _cold(lambda: checks.check(db, VISIT_FAR, card=scanned, on=VISIT)), repeat),
+        "check_db": _time_us(lambda: checks.check(db, VISIT_FAR, card=scanned, on=VISIT),
+                             repeat),
+    }
+
+
 def run(repeat: int = 3000) -> dict:
     """Time card verification; returns ``{"name", "payload_chars", "results": {case: timing}}``."""
     payload, private, public_b64u = _signed_card()
@@ -90,6 +110,7 @@ def run(repeat: int = 3000) -> dict:
             results["verify_db_cold"] = _time_us(
                 lambda: _cold(lambda: cards.verify(db, scanned, VISIT)), repeat)
             results["verify_db"] = _time_us(lambda: cards.verify(db, scanned, VISIT), repeat)
+            results.update(_whole_decision(db, scanned, repeat))
         finally:
             db.close()
     return {"name": "cards", "payload_chars": len(payload), "results": results}
