@@ -187,6 +187,8 @@ def normalize_scan(text: str) -> str:
     if not isinstance(text, str):
         return ""
     kept = text.strip()
+    if len(kept) > 8 * MAX_PAYLOAD_CHARS:
+        return kept  # no card is that long: do not spend time on pasted junk
     if not _PRINTABLE_ASCII.fullmatch(kept):  # the slow path only for unusual input
         kept = "".join(
             ch for ch in kept
