@@ -199,20 +199,21 @@ def _balltree(inputs, lat, lon, label: str):
     return tree
 
 
+def _bt_one(inputs, lat, lon, label: str):
+    tree = _balltree(inputs, lat, lon, label)
+    return tree.query_radius, (np.radians([inputs.query]), RADIUS_MILES / EARTH_MEAN_RADIUS_MILES)
+
+
 @register(TASK_400, "sklearn BallTree.query_radius", note="sphere; indices, build apart",
           method=M_BALLTREE)
 def _bt_400(inputs):
-    tree = _balltree(inputs, inputs.lat_400, inputs.lon_400, "400 points")
-    q = np.radians([inputs.query])
-    return tree.query_radius, (q, RADIUS_MILES / EARTH_MEAN_RADIUS_MILES)
+    return _bt_one(inputs, inputs.lat_400, inputs.lon_400, "400 points")
 
 
 @register(TASK_BIG, "sklearn BallTree.query_radius", note="sphere; indices, build apart",
           method=M_BALLTREE)
 def _bt_big(inputs):
-    tree = _balltree(inputs, inputs.lat_big, inputs.lon_big, "1,000,000 points")
-    q = np.radians([inputs.query])
-    return tree.query_radius, (q, RADIUS_MILES / EARTH_MEAN_RADIUS_MILES)
+    return _bt_one(inputs, inputs.lat_big, inputs.lon_big, "1,000,000 points")
 
 
 @register(TASK_ALL, "sklearn BallTree.query_radius (all 400)", note="sphere; build apart",

@@ -28,6 +28,7 @@ SEED = 20260401
 @dataclass
 class Inputs:
     quick: bool = False
+    big_n: int = BIG_N  # tests shrink it; the task is still labelled 1,000,000
     builds: list[dict] = field(default_factory=list)
 
     def note_build(self, name: str, seconds: float) -> None:
@@ -86,11 +87,11 @@ class Inputs:
     @cached_property
     def _points_big(self) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng(SEED + 1)
-        origin = rng.integers(len(self.records), size=BIG_N)
+        origin = rng.integers(len(self.records), size=self.big_n)
         lat0 = self.lat_400[origin]
         lon0 = self.lon_400[origin]
-        lat = np.clip(lat0 + rng.normal(0.0, 2.0, BIG_N), -89.9, 89.9)
-        lon = lon0 + rng.normal(0.0, 2.0, BIG_N) / np.cos(np.radians(lat0))
+        lat = np.clip(lat0 + rng.normal(0.0, 2.0, self.big_n), -89.9, 89.9)
+        lon = lon0 + rng.normal(0.0, 2.0, self.big_n) / np.cos(np.radians(lat0))
         lon = (lon + 180.0) % 360.0 - 180.0
         return lat, lon
 
@@ -106,7 +107,7 @@ class Inputs:
     def table_big(self):
         from engine import InstitutionTable
 
-        ids = [f"p{k}" for k in range(BIG_N)]
+        ids = [f"p{k}" for k in range(self.big_n)]
         return InstitutionTable.from_arrays(ids, self.lat_big, self.lon_big, RADIUS_MILES)
 
     @cached_property

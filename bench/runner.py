@@ -67,19 +67,19 @@ def machine() -> dict:
 
 
 def run(*, quick: bool = False, startup: bool = True, accuracy: bool = True,
-        extras: bool = True) -> dict:
+        extras: bool = True, big_n: int = BIG_N) -> dict:
     """Every figure of ``passport bench`` as one JSON-able dict."""
     from engine import warm_up
 
     load_cases()
     started = time.perf_counter()
-    inputs = Inputs(quick=quick)
+    inputs = Inputs(quick=quick, big_n=big_n)
     warm_up_s = warm_up()
     results, skipped = run_cases(inputs, quick=quick)
     out = {
         "quick": quick,
         "machine": machine(),
-        "big_n": BIG_N,
+        "big_n": big_n,
         "query": inputs.query,
         "warm_up_s": warm_up_s,
         "results": results,
@@ -111,6 +111,19 @@ def _fmt_time(seconds: float) -> str:
         if seconds >= scale:
             return f"{seconds / scale:.3g} {unit}"
     return f"{seconds / 1e-9:.3g} ns"
+
+
+def _format_extra(name: str, section: dict) -> list[str]:
+    """Another area's section: its ``results`` as one line per case, else the raw dict."""
+    results = section.get("results") if isinstance(section, dict) else None
+    if not isinstance(results, dict):
+        return [f"bench/{name}.py: {section}", ""]
+    lines = [f"bench/{name}.py (its own timer; microseconds per call)"]
+    for case, figures in results.items():
+        shown = ", ".join(f"{k} {v}" for k, v in figures.items()) if isinstance(figures, dict) \
+            else str(figures)
+        lines.append(f"  {case:32} {shown}")
+    return lines + [""]
 
 
 def format_text(result: dict) -> str:
@@ -160,7 +173,7 @@ def format_text(result: dict) -> str:
         lines += [f"  {s['task']}: {s['name']}: {s['reason']}" for s in result["skipped"]]
         lines.append("")
     for name, section in (result.get("extras") or {}).items():
-        lines.append(f"bench/{name}.py: {section}")
+        lines += _format_extra(name, section)
     lines.append(f"warm_up() in this process: {result['warm_up_s']:.2f} s; "
                  f"whole run {result['seconds']:.0f} s")
     return "\n".join(lines)

@@ -17,8 +17,10 @@ from passport.cli import main
               help="Also write the figures as JSON to this file.")
 @click.option("--no-startup", is_flag=True, help="Skip the cold/warm numba cache start runs.")
 @click.option("--no-accuracy", is_flag=True, help="Skip the accuracy table.")
+@click.option("--no-extras", is_flag=True,
+              help="Skip other areas' sections (bench/cards.py, bench/api.py, ...).")
 def bench_command(quick: bool, as_json: bool, out_path: Path | None, no_startup: bool,
-                  no_accuracy: bool) -> None:
+                  no_accuracy: bool, no_extras: bool) -> None:
     """Time the geodistance engine against geopy, haversine, numpy, BallTree and pyproj.
 
     Prints min and median per call, the ratio to the fastest row of each task, the
@@ -29,7 +31,8 @@ def bench_command(quick: bool, as_json: bool, out_path: Path | None, no_startup:
     """
     from bench.runner import format_text, run
 
-    result = run(quick=quick, startup=not no_startup, accuracy=not no_accuracy)
+    result = run(quick=quick, startup=not no_startup, accuracy=not no_accuracy,
+                 extras=not no_extras)
     if out_path is not None:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
