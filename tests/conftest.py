@@ -72,3 +72,30 @@ def kiosk_login(db):
             return session["csrf_token"]
 
     return login
+
+
+@pytest.fixture
+def cli(db_path):
+    """Run ``passport ARGS`` in-process on the db_path store.
+
+    ``cli(*args)`` asserts exit 0; ``cli(*args, error="text")`` asserts the failure is one
+    ``Error: ...`` line on stderr containing the text; ``ok=False`` checks nothing.
+    """
+    from click.testing import CliRunner
+
+    from passport.cli import main
+
+    runner = CliRunner()
+
+    def invoke(*args, ok=True, error=None):
+        result = runner.invoke(main, [str(a) for a in args])
+        if error is not None:
+            lines = result.stderr.strip().splitlines()
+            assert result.exit_code == 1, result.output
+            assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+            assert error in lines[0], lines[0]
+        elif ok:
+            assert result.exit_code == 0, result.output
+        return result
+
+    return invoke
