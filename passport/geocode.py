@@ -47,8 +47,6 @@ def geocode_postal(code: str, country: str) -> tuple[float, float]:
 
     Raises ``GeocodeError`` naming the code and country when no offline data covers it.
     """
-    import zipcodes  # optional-weight import kept out of module import
-
     country_code = normalize_country(country)
     text = str(code or "").strip()
     if not text:
@@ -57,14 +55,23 @@ def geocode_postal(code: str, country: str) -> tuple[float, float]:
         zip5 = normalize_us_zip(text)
         if zip5 is None:
             raise GeocodeError(f"'{text}' is not a US ZIP code (expected 5 digits)")
-        matches = zipcodes.matching(zip5)
-        if not matches:
+        centroid = _us_zip_centroid(zip5)
+        if centroid is None:
             raise GeocodeError(f"cannot geocode postal code {text} for country US (unknown ZIP)")
-        return float(matches[0]["lat"]), float(matches[0]["long"])
+        return centroid
     raise GeocodeError(
         f"cannot geocode postal code {text} for country {country_code or '?'} "
         "(offline data covers US ZIP codes only; give latitude/longitude instead)"
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _us_zip_centroid(zip5: str) -> tuple[float, float] | None:
+    # zipcodes scans its whole table (~0.3 ms); a desk sees the same ZIPs again and again.
+    import zipcodes
+
+    matches = zipcodes.matching(zip5)
+    return (float(matches[0]["lat"]), float(matches[0]["long"])) if matches else None
 
 
 @functools.cache
