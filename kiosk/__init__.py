@@ -25,6 +25,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         DB=None,  # the store file; None means passport.store.default_db_path()
         SITE=None,  # the kiosk's own institution id unless set in the admin console
         UNDO_WINDOW_SECONDS=120,
+        # NORMAL: a check-in is in the WAL before the answer (survives a crash of the
+        # server), without an fsync per commit; FULL adds the fsync (survives power loss).
+        SQLITE_SYNCHRONOUS="NORMAL",
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,  # list uploads and card photos
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

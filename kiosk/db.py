@@ -16,10 +16,18 @@ SITE_SETTING = "kiosk_site"
 WARM_KEY = "passport.warm_seconds"
 
 
+MIGRATED_KEY = "passport.migrated_db"
+
+
 def get_db() -> sqlite_utils.Database:
-    """The request's store handle, opened on first use."""
+    """The request's store handle, opened on first use. The first one in this process runs
+    ``open_db`` (creates and migrates the file); later ones only connect."""
     if "db" not in g:
-        g.db = store.open_db(current_app.config["DB"])
+        path = current_app.config["DB"]
+        if current_app.extensions.get(MIGRATED_KEY) != path:
+            store.open_db(path).close()  # creates and migrates the file once per process
+            current_app.extensions[MIGRATED_KEY] = path
+        g.db = store.connect_migrated(path, current_app.config["SQLITE_SYNCHRONOUS"])
     return g.db
 
 
