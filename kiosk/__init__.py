@@ -43,6 +43,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = security.instance_secret_key(app.instance_path)
 
+    app.json.sort_keys = False  # keep the documented key order (admit, reasons, ... first)
     db.init_app(app)
     security.init_app(app)
     errors.init_app(app)

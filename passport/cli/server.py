@@ -52,7 +52,7 @@ def serve(host: str, port: int, threads: int, load_default: bool) -> None:
                        "`passport admin create NAME --role admin`.")
         else:
             click.echo(f"Created admin user {DEFAULT_ADMIN!r} with password: {password}")
-            click.echo("  (shown once; change it by creating your own admin in /admin)")
+            click.echo("  (shown once: keep it safe; add named staff users in /admin)")
     db.close()
 
     app = create_app()
