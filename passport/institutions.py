@@ -21,8 +21,14 @@ import numpy as np
 import sqlite_utils
 
 from passport import store
-from passport.importer import ListValidationError, ParsedList, RowError, inert, parse_bytes, \
-    parse_file
+from passport.importer import (
+    ListValidationError,
+    ParsedList,
+    RowError,
+    inert,
+    parse_bytes,
+    parse_file,
+)
 from passport.rules import Profile
 
 __all__ = [

@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 BAD = Path(__file__).resolve().parent / "data" / "bad_uploads"
 
 

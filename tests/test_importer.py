@@ -134,7 +134,8 @@ def test_rows_without_coordinates_are_located_from_the_zip_code():
 
 
 def test_excel_dropped_zip_leading_zero_is_restored():
-    text = "id,name,country,postal_code,latitude,longitude\nmos,Museum of Science,US,2114,42.3677,-71.0709\n"
+    text = ("id,name,country,postal_code,latitude,longitude\n"
+            "mos,Museum of Science,US,2114,42.3677,-71.0709\n")
     assert parse_bytes(text.encode(), "l.csv").records[0]["postal_code"] == "02114"
 
 
