@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from passport import importer, institutions, store
 from passport.importer import ListValidationError, parse_bytes, parse_file
@@ -214,3 +216,47 @@ def test_shipped_list_imports_whole(shipped_csv):
     assert sum(r["proof_of_residence"] for r in parsed.records) > 0
     assert {r["country"] for r in parsed.records} == {"US", "CA", "AU", "BM", "CZ", "IL",
                                                        "MY", "PH", "SG"}
+
+
+# --------------------------------------------------------------------------- fuzzing
+
+FUZZ = settings(max_examples=150, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
+
+
+@FUZZ
+@given(data=st.binary(max_size=3000), suffix=st.sampled_from([".csv", ".json", ".xlsx",
+                                                              ".tsv", ".txt"]))
+def test_any_bytes_give_records_or_row_errors(data, suffix):
+    try:
+        parsed = parse_bytes(data, "upload" + suffix)
+    except ListValidationError as exc:
+        assert exc.errors and all(isinstance(e.message, str) for e in exc.errors)
+    else:
+        assert parsed.records
+
+
+# No bare CR/LF in cells: csv.writer leaves a lone CR unquoted, which every reader (and
+# spreadsheet) takes as a new row, so the row count would no longer be len(rows) + 1.
+CELL = st.one_of(st.text(st.characters(exclude_characters="\r\n"), max_size=12),
+                 st.floats(allow_nan=True).map(str),
+                 st.sampled_from(["", "US", "CA", "-122.4", "37.8", "=1+1", "yes", '"', ";"]))
+
+
+@FUZZ
+@given(rows=st.lists(st.lists(CELL, min_size=0, max_size=7), min_size=1, max_size=6),
+       delimiter=st.sampled_from([",", ";", "\t", "|"]))
+def test_fuzzed_csv_rows_never_crash_and_rows_are_numbered(rows, delimiter):
+    header = "id,name,country,latitude,longitude,proof_of_residence,website"
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(header.split(","))
+    writer.writerows(rows)
+    try:
+        parsed = parse_bytes(out.getvalue().encode(), "fuzz.csv")
+    except ListValidationError as exc:
+        assert all(e.row is None or 1 <= e.row <= len(rows) + 1 for e in exc.errors)
+    else:
+        for record in parsed.records:
+            assert -90 <= record["latitude"] <= 90 and -180 <= record["longitude"] <= 180
+            assert not str(record["name"]).startswith(("=", "+", "-", "@"))
