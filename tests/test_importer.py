@@ -238,7 +238,7 @@ def test_any_bytes_give_records_or_row_errors(data, suffix):
 
 # No bare CR/LF in cells: csv.writer leaves a lone CR unquoted, which every reader (and
 # spreadsheet) takes as a new row, so the row count would no longer be len(rows) + 1.
-CELL = st.one_of(st.text(st.characters(exclude_characters="\r\n"), max_size=12),
+CELL = st.one_of(st.text(st.characters(codec="utf-8", exclude_characters="\r\n"), max_size=12),
                  st.floats(allow_nan=True).map(str),
                  st.sampled_from(["", "US", "CA", "-122.4", "37.8", "=1+1", "yes", '"', ";"]))
 
