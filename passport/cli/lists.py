@@ -11,22 +11,32 @@ from passport.cli import main
 from passport.cli._common import emit, fail, json_option, open_store
 from passport.importer import parse_file
 
+DIFF_LINES_PER_KIND = 20  # the full diff is in --json
+
 
 def _diff_text(diff: dict) -> str:
     s = diff["summary"]
     lines = [f"{s['added']} added, {s['removed']} removed, {s['renamed']} renamed, "
              f"{s['moved']} moved, {s['terms_changed']} terms changed, "
              f"{s['details_changed']} details changed, {s['unchanged']} unchanged"]
-    lines += [f"  + {r['id']}  {r['name']}" for r in diff["added"]]
-    lines += [f"  - {r['id']}  {r['name']}" for r in diff["removed"]]
-    lines += [f"  ~ {r['id']}  renamed {r['old_name']!r} -> {r['new_name']!r}"
-              for r in diff["renamed"]]
-    lines += [f"  ~ {r['id']}  moved {r['moved_miles']:.2f} miles" for r in diff["moved"]]
-    for bucket in ("terms_changed", "details_changed"):
-        for r in diff[bucket]:
-            changes = ", ".join(f"{k}: {v['old']!r} -> {v['new']!r}"
-                                for k, v in r["changes"].items())
-            lines.append(f"  ~ {r['id']}  {changes}")
+
+    def some(kind: str, render) -> None:
+        rows = diff[kind]
+        lines.extend(render(r) for r in rows[:DIFF_LINES_PER_KIND])
+        if len(rows) > DIFF_LINES_PER_KIND:
+            lines.append(f"  ... and {len(rows) - DIFF_LINES_PER_KIND} more ({kind}; "
+                         "see --json)")
+
+    def changes(r: dict) -> str:
+        return f"  ~ {r['id']}  " + ", ".join(f"{k}: {v['old']!r} -> {v['new']!r}"
+                                               for k, v in r["changes"].items())
+
+    some("added", lambda r: f"  + {r['id']}  {r['name']}")
+    some("removed", lambda r: f"  - {r['id']}  {r['name']}")
+    some("renamed", lambda r: f"  ~ {r['id']}  renamed {r['old_name']!r} -> {r['new_name']!r}")
+    some("moved", lambda r: f"  ~ {r['id']}  moved {r['moved_miles']:.2f} miles")
+    some("terms_changed", changes)
+    some("details_changed", changes)
     return "\n".join(lines)
 
 
