@@ -49,7 +49,11 @@ def _extras(quick: bool) -> dict:
         if not callable(run):
             continue
         kwargs = {"repeat": 50} if quick and "repeat" in inspect.signature(run).parameters else {}
-        out[name] = run(**kwargs)
+        try:
+            out[name] = run(**kwargs)
+        except Exception as exc:  # noqa: BLE001 - another area's section must not sink the run
+            log.exception("bench/%s.py run() failed", name)
+            out[name] = {"error": f"{type(exc).__name__}: {exc}"}
     return out
 
 
