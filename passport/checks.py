@@ -227,8 +227,9 @@ def eligible(
 
     Every site is decided with the same ``rules.decide()`` as a check (so the list and the
     desk always agree). Sorted by distance from ``near`` (lat, lon) when given, else from
-    home. ``limit`` caps the eligible list. Raises ``UnknownInstitution`` for a home not on
-    the list.
+    home. ``limit`` caps the eligible list (``eligible_count`` is the uncapped number); the
+    home institution itself is in neither list. Raises ``UnknownInstitution`` for a home not
+    on the list.
     """
     home = parse_id(home, "home")
     point = _residence(residence, postal, country)
