@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
+import weakref
 
 import sqlite_utils
 from flask import Flask, current_app, g
@@ -16,18 +18,33 @@ SITE_SETTING = "kiosk_site"
 WARM_KEY = "passport.warm_seconds"
 
 
-MIGRATED_KEY = "passport.migrated_db"
+KEEPER_KEY = "passport.keeper_db"
+_keeper_lock = threading.Lock()
+
+
+def _ensure_store(app: Flask) -> None:
+    """Once per app: create and migrate the file (``open_db``), then hold one idle handle
+    open for the app's lifetime. Without it each request's close would be the last one, and
+    SQLite's last close checkpoints the WAL (with an fsync) and deletes it — milliseconds
+    on every request."""
+    path = app.config["DB"]
+    with _keeper_lock:
+        keeper = app.extensions.get(KEEPER_KEY)
+        if keeper is not None and keeper[0] == path:
+            return
+        store.open_db(path).close()
+        handle = store.connect_migrated(path, app.config["SQLITE_SYNCHRONOUS"],
+                                        check_same_thread=False)
+        weakref.finalize(app, handle.close)
+        app.extensions[KEEPER_KEY] = (path, handle)
 
 
 def get_db() -> sqlite_utils.Database:
-    """The request's store handle, opened on first use. The first one in this process runs
-    ``open_db`` (creates and migrates the file); later ones only connect."""
+    """The request's store handle, opened on first use and closed on teardown."""
     if "db" not in g:
-        path = current_app.config["DB"]
-        if current_app.extensions.get(MIGRATED_KEY) != path:
-            store.open_db(path).close()  # creates and migrates the file once per process
-            current_app.extensions[MIGRATED_KEY] = path
-        g.db = store.connect_migrated(path, current_app.config["SQLITE_SYNCHRONOUS"])
+        app = current_app._get_current_object()
+        _ensure_store(app)
+        g.db = store.connect_migrated(app.config["DB"], app.config["SQLITE_SYNCHRONOUS"])
     return g.db
 
 

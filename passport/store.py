@@ -353,7 +353,7 @@ SYNCHRONOUS_LEVELS = ("NORMAL", "FULL", "EXTRA")
 
 
 def connect_migrated(
-    path: str | os.PathLike[str], synchronous: str = "FULL"
+    path: str | os.PathLike[str], synchronous: str = "FULL", *, check_same_thread: bool = True
 ) -> sqlite_utils.Database:
     """Open a store that ``open_db`` already opened (so migrated, WAL set on the file) with
     only the per-connection pragmas: about a tenth of ``open_db``'s cost, for the kiosk's
@@ -362,11 +362,14 @@ def connect_migrated(
     ``synchronous``: FULL fsyncs the WAL at every commit (survives power loss; ~4.6 ms per
     commit measured on the 2-core dev VM); NORMAL writes the WAL without fsync (a commit
     survives the process crashing, the last ones may roll back on power loss; ~0.05 ms).
+    ``check_same_thread=False`` for a handle another thread may close.
     """
+    import sqlite3  # here, so this section stays self-contained
+
     level = synchronous.upper()
     if level not in SYNCHRONOUS_LEVELS:
         raise ValueError(f"synchronous must be one of {SYNCHRONOUS_LEVELS}, not {synchronous!r}")
-    db = sqlite_utils.Database(Path(path))
+    db = sqlite_utils.Database(sqlite3.connect(Path(path), check_same_thread=check_same_thread))
     db.execute("PRAGMA busy_timeout = 5000")
     db.execute("PRAGMA foreign_keys = ON")
     db.execute(f"PRAGMA synchronous = {level}")
