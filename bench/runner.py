@@ -170,7 +170,8 @@ def format_text(result: dict) -> str:
         for kind in ("cold", "warm"):
             s = result["startup"][kind]
             lines.append(f"  {kind} numba cache: {s['to_first_decision_s']:.2f} s "
-                         f"(import {s['import_s']:.2f} s; whole process {s['process_wall_s']:.2f} s)")
+                         f"(import {s['import_s']:.2f} s; "
+                         f"whole process {s['process_wall_s']:.2f} s)")
         lines.append("")
     if result["skipped"]:
         lines.append("skipped")

@@ -96,7 +96,9 @@ def check_miles(miles: float) -> float:
     return value
 
 
-def reference_geodesic_m(lat1_deg: float, lon1_deg: float, lat2_deg: float, lon2_deg: float) -> float:
+def reference_geodesic_m(
+    lat1_deg: float, lon1_deg: float, lat2_deg: float, lon2_deg: float
+) -> float:
     """geographiclib's WGS84 distance in metres (the fallback and the test reference)."""
     # Imported here: only nearly antipodal pairs and close calls ever need it.
     from geographiclib.geodesic import Geodesic
