@@ -53,7 +53,7 @@ import math
 import time
 
 import numpy as np
-from numba import typeof
+from numba import float64, typeof
 
 from engine import _kernels as K
 
@@ -122,13 +122,13 @@ class _Entry:
 
     @classmethod
     def bind(cls) -> None:
-        sig = "float64(float64, float64, float64, float64)"
+        four_floats = (float64, float64, float64, float64)
         for name, disp in (
             ("geodesic", K.geodesic_miles_or_flag),
             ("haversine", K.haversine_miles_or_flag),
         ):
-            disp.compile(sig)
-            setattr(cls, name, disp.overloads[disp.signatures[0]].entry_point)
+            disp.compile(four_floats)
+            setattr(cls, name, disp.overloads[four_floats].entry_point)
         pts, perm, offsets = K.layout(np.zeros(1), np.zeros(1))
         K.within_mask(pts, perm, offsets, 0.0, 0.0, 1.0)
         pts_type = typeof(pts)
