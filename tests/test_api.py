@@ -289,3 +289,18 @@ def test_healthz_after_warm_up(kiosk_app, kiosk_client, listed):
     assert info["list_version"] == 1 and info["institutions"] == 368
     response = kiosk_client.get("/healthz")
     assert response.status_code == 200 and response.json["list_version"] == 1
+
+
+def test_new_list_version_used_without_restart(kiosk_client, bearer, listed, shipped_csv,
+                                               tmp_path):
+    body = {"visit": EXPLORATORIUM, "home": OMSI}
+    first = kiosk_client.post("/api/v1/check", json=body, headers=bearer).json
+    assert first["admit"] is True and first["list_version"] == 1
+    without_omsi = tmp_path / "v2.csv"
+    without_omsi.write_text("".join(line for line in shipped_csv.read_text().splitlines(True)
+                                    if not line.startswith(OMSI)))
+    institutions.import_file(listed, without_omsi)  # published by another process/page
+    second = kiosk_client.post("/api/v1/check", json=body, headers=bearer).json
+    assert second["list_version"] == 2 and "HOME_NOT_PARTICIPATING" in second["reasons"]
+    institutions.rollback(listed, 1)
+    assert kiosk_client.post("/api/v1/check", json=body, headers=bearer).json["admit"] is True
