@@ -41,12 +41,21 @@ def is_api_request() -> bool:
     return request.path.startswith("/api/")
 
 
+def wants_json() -> bool:
+    """Errors answer JSON under /api/ and to the pages' own fetch calls (Accept: JSON)."""
+    if is_api_request():
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > (
+        request.accept_mimetypes["text/html"])
+
+
 def _api_error(exc: ApiError):
     return error_response(exc.status, exc.code, exc.message)
 
 
 def _http_error(exc: HTTPException):
-    if not is_api_request():
+    if not wants_json():
         return exc
     status = exc.code or 500
     # A 500 carries the original exception; never show its text to the client.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from flask import Flask, abort, g, redirect, request, session, url_for
 
-from kiosk.errors import is_api_request
+from kiosk.errors import ApiError, is_api_request, wants_json
 
 SECRET_KEY_FILE = "secret_key"
 CSRF_FIELD = "csrf_token"
@@ -89,6 +89,8 @@ def _check_csrf():
     if is_api_request():
         return None
     if not csrf_ok():
+        if wants_json():
+            raise ApiError(400, "csrf_failed", CSRF_MESSAGE)
         abort(400, description=CSRF_MESSAGE)
     return None
 

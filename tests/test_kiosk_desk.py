@@ -101,3 +101,11 @@ def eligible_section(html: str) -> str:
 def listed_miles(html: str) -> list[int]:
     section = eligible_section(html)
     return [int(part.split(" mi<")[0]) for part in section.split('class="distance">')[1:]]
+
+
+def test_desk_fetch_errors_are_json(desk):
+    """The page's own fetch calls (Accept: application/json) get the JSON error shape."""
+    response = desk.post("/desk/undo", headers={"Accept": "application/json"})
+    assert response.status_code == 400 and response.json["error"]["code"] == "csrf_failed"
+    assert "CSRF" in response.json["error"]["message"]
+    assert not desk.post("/desk/undo").is_json  # a browser form post keeps the HTML page
