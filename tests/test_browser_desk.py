@@ -189,3 +189,14 @@ def test_manual_flow_for_printed_card(desk, server, tmp_path):
     desk.click("#manual-form button[type=submit]")
     desk.wait_for_selector("#verdict.deny")
     assert "home address" in desk.inner_text("#r-reasons")
+
+
+def test_photo_of_card_decoded_on_server(desk, server, tmp_path):
+    from passport import qr
+
+    photo = tmp_path / "card.png"
+    photo.write_bytes(qr.qr_png(server["far"]))
+    desk.set_input_files("#photo", str(photo))
+    desk.wait_for_selector("#verdict.admit")
+    assert desk.inner_text("#r-names") == "Ada Lovelace, Charles Babbage"
+    assert desk.evaluate("document.activeElement.id") == "scan"

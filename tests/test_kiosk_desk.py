@@ -1,10 +1,13 @@
 """Desk routes behind the page: today's log and counts, undo, photo decode; member pages."""
 
 import io
+import re
 from datetime import date
+from pathlib import Path
 
 import pytest
 
+import kiosk
 from kiosk.db import set_kiosk_site
 from passport import cards, institutions, keys, qr
 
@@ -109,3 +112,14 @@ def test_desk_fetch_errors_are_json(desk):
     assert response.status_code == 400 and response.json["error"]["code"] == "csrf_failed"
     assert "CSRF" in response.json["error"]["message"]
     assert not desk.post("/desk/undo").is_json  # a browser form post keeps the HTML page
+
+
+def test_nothing_loaded_from_a_cdn():
+    """Pages load only their own files; the QR decoder is vendored with its licence."""
+    kiosk_dir = Path(kiosk.__file__).parent
+    for path in [*kiosk_dir.glob("templates/**/*.html"), kiosk_dir / "static" / "desk.js"]:
+        text = path.read_text()
+        assert not re.search(r"""(src|href)=["']?(https?:)?//""", text), path
+    vendor = kiosk_dir / "static" / "vendor"
+    assert (vendor / "jsQR.js").stat().st_size > 100_000
+    assert "Apache License" in (vendor / "jsQR.LICENSE").read_text()
