@@ -22,14 +22,15 @@ import http.client
 import json
 import logging
 import os
-import statistics
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+
+# The same median/p99 timer as the cards section, so the two tables compare.
+from bench.cards import _time_us
 
 VISIT = "exploratorium-san-francisco"
 HOME = "oregon-museum-of-science-and-industry-portland"
@@ -49,22 +50,6 @@ def _environment(**values: str):
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-def _time_us(call: Callable[[], object], repeat: int) -> dict:
-    for _ in range(min(100, repeat)):  # warm: statement caches, memoized signature, sockets
-        call()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter_ns()
-        call()
-        samples.append((time.perf_counter_ns() - start) / 1000.0)
-    samples.sort()
-    return {
-        "median_us": round(statistics.median(samples), 1),
-        "p99_us": round(samples[max(0, int(len(samples) * 0.99) - 1)], 1),
-        "n": repeat,
-    }
 
 
 class _Client:
