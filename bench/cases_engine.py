@@ -102,3 +102,27 @@ def engine_decisions(pairs: dict[str, np.ndarray], chunk: int = 2000
         for k in range(start, stop):
             within[k] = table.within(lat1[k], lon1[k], RADIUS_MILES)[k - start]
     return miles, within
+
+
+TASK_MEMBER = "member pages (400 sites)"
+
+
+@register(TASK_MEMBER, "table.eligible_from(home)", note="matrix row + exact sort",
+          method=M_ENGINE)
+def _eligible(inputs):
+    table = inputs.table_400
+    return table.eligible_from, (table.ids[0],)
+
+
+@register(TASK_MEMBER, "table.eligible_from(home, residence)", note="+ one within()",
+          method=M_ENGINE)
+def _eligible_res(inputs):
+    table = inputs.table_400
+    return table.eligible_from, (table.ids[0], inputs.query)
+
+
+@register(TASK_MEMBER, "table.near(lat, lon, 10)", note="exact distances to all, sorted",
+          method=M_ENGINE)
+def _near(inputs):
+    lat, lon = inputs.query
+    return inputs.table_400.near, (lat, lon, 10)

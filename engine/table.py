@@ -37,8 +37,8 @@ class InstitutionTable:
     sorted by longitude, so a query reads only the rows near it.
     """
 
-    __slots__ = ("_ids", "_index", "_lat", "_lon", "_radius_miles", "_pts", "_perm", "_offsets",
-                 "_matrix")
+    __slots__ = ("_ids", "_index", "_id_rank", "_lat", "_lon", "_radius_miles", "_pts", "_perm",
+                 "_offsets", "_matrix")
 
     def __init__(self, ids: tuple[str, ...], lat_deg: np.ndarray, lon_deg: np.ndarray,
                  radius_miles: float) -> None:
@@ -46,6 +46,9 @@ class InstitutionTable:
         set_ = object.__setattr__
         set_(self, "_ids", ids)
         set_(self, "_index", {name: i for i, name in enumerate(ids)})
+        rank = np.empty(len(ids), np.int64)
+        rank[sorted(range(len(ids)), key=ids.__getitem__)] = np.arange(len(ids))
+        set_(self, "_id_rank", rank)
         lat = np.ascontiguousarray(lat_deg, dtype=np.float64)
         lon = np.ascontiguousarray(lon_deg, dtype=np.float64)
         pts, perm, offsets = K.layout(lat, lon)
@@ -219,8 +222,9 @@ class InstitutionTable:
             beyond &= ~self.within(lat_r, lon_r, miles)
         rows = np.flatnonzero(beyond)
         dist = self.distances_from(lat_h, lon_h)[rows]
-        order = sorted(range(len(rows)), key=lambda k: (dist[k], self._ids[rows[k]]))
-        return [self._ids[rows[k]] for k in order]
+        # Nearest first; equal distances in id order (rank of each id precomputed).
+        ids = self._ids
+        return [ids[k] for k in rows[np.lexsort((self._id_rank[rows], dist))]]
 
     def near(self, lat_deg: float, lon_deg: float, limit: int = 10) -> list[tuple[str, float]]:
         """The ``limit`` institutions nearest a point: (id, exact miles), nearest first."""

@@ -264,3 +264,10 @@ def test_band_layout_prunes_nothing_it_should_keep():
         for miles in (90.0, 400.0, 3000.0, 9000.0):
             assert np.array_equal(table.within(q_lat, q_lon, miles), exact <= miles), (
                 q_lat, q_lon, miles)
+
+
+def test_eligible_ties_in_id_order():
+    recs = [_rec("home", 0.0, 0.0), _rec("zeta", 10.0, 10.0), _rec("alpha", 10.0, 10.0),
+            _rec("mid", 5.0, 5.0), _rec("near", 0.5, 0.5)]
+    table = InstitutionTable.from_records(recs)
+    assert table.eligible_from("home") == ["mid", "alpha", "zeta"]
