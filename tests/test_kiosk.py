@@ -158,3 +158,49 @@ def test_admin_users_and_tokens(kiosk_client, kiosk_login, db):
 def test_healthz_waits_for_warm_up(kiosk_client):
     response = kiosk_client.get("/healthz")
     assert response.status_code == 503 and response.json["status"] == "starting"
+
+
+# Every route, signed out: (method, path, status). Staff pages redirect to /login; unsafe
+# requests without a CSRF token are refused before anything else; the API answers 401.
+SIGNED_OUT = {
+    "static": ("GET", "/static/kiosk.css", 200),
+    "index": ("GET", "/", 302),
+    "auth.login": ("GET", "/login", 200),
+    "auth.logout": ("POST", "/logout", 400),
+    "desk.desk": ("GET", "/desk", 302),
+    "desk.today": ("GET", "/desk/today", 302),
+    "desk.undo": ("POST", "/desk/undo", 400),
+    "desk.decode": ("POST", "/desk/decode", 400),
+    "member.eligible": ("GET", "/eligible", 200),
+    "member.card": ("GET", "/card", 200),
+    "admin.index": ("GET", "/admin", 302),
+    "admin.set_site": ("POST", "/admin/site", 400),
+    "admin.upload_list": ("POST", "/admin/lists/upload", 400),
+    "admin.publish_list": ("POST", "/admin/lists/publish", 400),
+    "admin.rollback_list": ("POST", "/admin/lists/1/rollback", 400),
+    "admin.create_user": ("POST", "/admin/users", 400),
+    "admin.toggle_user": ("POST", "/admin/users/x/disable", 400),
+    "admin.create_token": ("POST", "/admin/tokens", 400),
+    "admin.revoke_token": ("POST", "/admin/tokens/1/revoke", 400),
+    "api.check": ("POST", "/api/v1/check", 401),
+    "api.create_checkin": ("POST", "/api/v1/checkins", 401),
+    "api.list_checkins": ("GET", "/api/v1/checkins", 401),
+    "api.eligible": ("GET", "/api/v1/eligible", 401),
+    "api.institutions_search": ("GET", "/api/v1/institutions", 401),
+    "health.healthz": ("GET", "/healthz", 503),
+}
+
+
+def test_every_route_is_listed(kiosk_app):
+    assert {rule.endpoint for rule in kiosk_app.url_map.iter_rules()} == set(SIGNED_OUT)
+
+
+@pytest.mark.parametrize("endpoint", sorted(SIGNED_OUT))
+def test_every_route_signed_out(kiosk_client, endpoint):
+    method, path, status = SIGNED_OUT[endpoint]
+    with kiosk_client.open(path, method=method) as response:  # closes the static file
+        assert response.status_code == status, response.data[:300]
+        if status == 302 and endpoint != "index":
+            assert response.headers["Location"].startswith("/login?next=")
+        if path.startswith("/api/"):
+            assert response.json["error"]["code"] == "unauthorized"
