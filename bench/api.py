@@ -30,7 +30,7 @@ from datetime import date
 from pathlib import Path
 
 # The same median/p99 timer as the cards section, so the two tables compare.
-from bench.cards import _time_us
+from bench.registry import sample_us
 
 VISIT = "exploratorium-san-francisco"
 HOME = "oregon-museum-of-science-and-industry-portland"
@@ -126,13 +126,13 @@ def run(repeat: int = 1000) -> dict:
         try:
             assert client.request("POST", "/api/v1/check", card_body)["admit"] is True
             results = {
-                "check_card": _time_us(
+                "check_card": sample_us(
                     lambda: client.request("POST", "/api/v1/check", card_body), repeat),
-                "check_home": _time_us(
+                "check_home": sample_us(
                     lambda: client.request("POST", "/api/v1/check", home_body), repeat),
-                "checkin_card": _time_us(checkin(client), repeat),
-                "checkin_card_fsync": _time_us(checkin(client_full), max(50, repeat // 5)),
-                "institutions_search": _time_us(
+                "checkin_card": sample_us(checkin(client), repeat),
+                "checkin_card_fsync": sample_us(checkin(client_full), max(50, repeat // 5)),
+                "institutions_search": sample_us(
                     lambda: client.request("GET", "/api/v1/institutions?q=science&limit=8"),
                     repeat),
             }

@@ -19,9 +19,7 @@ The cold cases are dominated by OpenSSL's Ed25519 verification (about 100-160 us
 
 from __future__ import annotations
 
-import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -29,27 +27,12 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bench.registry import sample_us
 from passport import cards, keys, store
 
 ISSUER = "anniston-museums-and-gardens-anniston"  # median id length on the shipped list
 VISIT = date(2027, 1, 1)
 VISIT_FAR = "museum-of-science-boston-boston"  # about 1,000 miles from Anniston, AL
-
-
-def _time_us(call: Callable[[], object], repeat: int) -> dict:
-    for _ in range(min(200, repeat)):  # warm caches (key parsing, SQLite statement cache)
-        call()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter_ns()
-        call()
-        samples.append((time.perf_counter_ns() - start) / 1000.0)
-    samples.sort()
-    return {
-        "median_us": round(statistics.median(samples), 1),
-        "p99_us": round(samples[int(len(samples) * 0.99) - 1], 1),
-        "n": repeat,
-    }
 
 
 def _cold(call: Callable[[], object]) -> object:
@@ -77,9 +60,9 @@ def _whole_decision(db, scanned: str, repeat: int) -> dict:
     decision = checks.check(db, VISIT_FAR, card=scanned, on=VISIT)
     assert decision.admit, decision.reasons
     return {
-        "check_db_cold": _time_us(
+        "check_db_cold": sample_us(
             lambda: _cold(lambda: checks.check(db, VISIT_FAR, card=scanned, on=VISIT)), repeat),
-        "check_db": _time_us(lambda: checks.check(db, VISIT_FAR, card=scanned, on=VISIT),
+        "check_db": sample_us(lambda: checks.check(db, VISIT_FAR, card=scanned, on=VISIT),
                              repeat),
     }
 
@@ -92,13 +75,13 @@ def run(repeat: int = 3000) -> dict:
     trust = {key_id: keys.TrustedKey(key_id, ISSUER, private.public_key(), keys.ACTIVE)}
     revoked = {(ISSUER, "M-1")}
     results = {
-        "decode": _time_us(lambda: cards.decode(scanned), repeat),
-        "verify_with_trust_cold": _time_us(
+        "decode": sample_us(lambda: cards.decode(scanned), repeat),
+        "verify_with_trust_cold": sample_us(
             lambda: _cold(lambda: cards.verify_with_trust(scanned, trust, VISIT, revoked)),
             repeat),
-        "verify_with_trust": _time_us(
+        "verify_with_trust": sample_us(
             lambda: cards.verify_with_trust(scanned, trust, VISIT, revoked), repeat),
-        "malformed": _time_us(
+        "malformed": sample_us(
             lambda: cards.verify_with_trust("HELLO WORLD\r\n", trust, VISIT), repeat),
     }
     with tempfile.TemporaryDirectory() as folder:
@@ -107,9 +90,9 @@ def run(repeat: int = 3000) -> dict:
             store.insert_issuer_key(db, key_id, ISSUER, public_b64u, None, store.utc_now_iso())
             keys.revoke_card(db, ISSUER, "M-1")
             assert cards.verify(db, scanned, VISIT).valid
-            results["verify_db_cold"] = _time_us(
+            results["verify_db_cold"] = sample_us(
                 lambda: _cold(lambda: cards.verify(db, scanned, VISIT)), repeat)
-            results["verify_db"] = _time_us(lambda: cards.verify(db, scanned, VISIT), repeat)
+            results["verify_db"] = sample_us(lambda: cards.verify(db, scanned, VISIT), repeat)
             results.update(_whole_decision(db, scanned, repeat))
         finally:
             db.close()

@@ -105,6 +105,27 @@ def time_target(target: Any, *, quick: bool, slow: bool = False) -> dict:
     }
 
 
+def sample_us(call: Callable[[], object], repeat: int) -> dict:
+    """Per-call wall time in microseconds, median and 99th percentile of ``repeat`` calls.
+
+    For sections whose calls have side effects or vary (card verification, HTTP requests),
+    where timeit's batched loop of ``time_target`` would hide the spread.
+    """
+    for _ in range(min(200, repeat)):  # warm caches (key parsing, SQLite statement cache)
+        call()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter_ns()
+        call()
+        samples.append((time.perf_counter_ns() - start) / 1000.0)
+    samples.sort()
+    return {
+        "median_us": round(statistics.median(samples), 1),
+        "p99_us": round(samples[int(len(samples) * 0.99) - 1], 1),
+        "n": repeat,
+    }
+
+
 def run_cases(inputs: Any, *, quick: bool) -> tuple[list[dict], list[dict]]:
     """Time every registered row; returns (results, skipped)."""
     results: list[dict] = []

@@ -4,14 +4,15 @@ One SQLite file (WAL) through sqlite-utils. Functions take the database first.
 Multi-step writes run inside ``with db.atomic():`` so a failure leaves nothing half-written.
 Schema changes are numbered migrations in ``MIGRATIONS``; ``open_db`` applies the missing ones.
 
-Sections below: connection and migrations; participant lists; check-in log; staff users
-and API tokens; issuer keys and revocations; settings. Each section is owned by the domain
+Sections below: migrations and connections; settings; profiles; participant lists; check-in
+log; staff users and API tokens; issuer keys and revocations. Each section is owned by the domain
 module named in its heading and is called only from there.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -187,6 +188,13 @@ def migrate(db: sqlite_utils.Database) -> int:
     return len(MIGRATIONS)
 
 
+def _connection_pragmas(db: sqlite_utils.Database) -> None:
+    """Per-connection settings (SQLite does not keep them in the file)."""
+    # A writer waits for a lock instead of failing at once (kiosk + CLI at the same time).
+    db.execute("PRAGMA busy_timeout = 5000")
+    db.execute("PRAGMA foreign_keys = ON")
+
+
 def open_db(path: str | os.PathLike[str] | None = None) -> sqlite_utils.Database:
     """Open (creating if needed) the store at ``path`` (default: ``default_db_path()``).
 
@@ -197,14 +205,46 @@ def open_db(path: str | os.PathLike[str] | None = None) -> sqlite_utils.Database
     try:
         db_path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite_utils.Database(db_path)
-        # A writer waits for a lock instead of failing at once (kiosk + CLI at the same time).
-        db.execute("PRAGMA busy_timeout = 5000")
+        _connection_pragmas(db)
         db.enable_wal()
-        db.execute("PRAGMA foreign_keys = ON")
         migrate(db)
     except Exception as exc:  # sqlite3.DatabaseError and OSError both mean "not usable"
         raise StoreError(f"cannot open passport store {db_path}: {exc}") from exc
     return db
+
+
+SYNCHRONOUS_LEVELS = ("NORMAL", "FULL", "EXTRA")
+
+
+def connect_migrated(
+    path: str | os.PathLike[str], synchronous: str = "FULL", *, check_same_thread: bool = True
+) -> sqlite_utils.Database:
+    """Open a store that ``open_db`` already opened (so migrated, WAL set on the file) with
+    only the per-connection pragmas: about a tenth of ``open_db``'s cost, for the kiosk's
+    one-handle-per-request (the check-in API's latency budget is a few milliseconds).
+
+    ``synchronous``: FULL fsyncs the WAL at every commit (survives power loss; ~4.6 ms per
+    commit measured on the 2-core dev VM); NORMAL writes the WAL without fsync (a commit
+    survives the process crashing, the last ones may roll back on power loss; ~0.05 ms).
+    ``check_same_thread=False`` for a handle another thread may close.
+    """
+    level = synchronous.upper()
+    if level not in SYNCHRONOUS_LEVELS:
+        raise ValueError(f"synchronous must be one of {SYNCHRONOUS_LEVELS}, not {synchronous!r}")
+    db = sqlite_utils.Database(sqlite3.connect(Path(path), check_same_thread=check_same_thread))
+    _connection_pragmas(db)
+    db.execute(f"PRAGMA synchronous = {level}")
+    return db
+
+
+def _first_row(db: sqlite_utils.Database, sql: str, params: list) -> dict | None:
+    """The first row as a dict, or None. Plain ``execute``: ``db.query`` wraps every read in
+    a SAVEPOINT, three statements where the per-request API path wants one."""
+    cursor = db.execute(sql, params)
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    return dict(zip([column[0] for column in cursor.description], row, strict=True))
 
 
 # --------------------------------------------------------------------------- settings
@@ -227,8 +267,7 @@ def set_setting(db: sqlite_utils.Database, key: str, value: str | None) -> None:
 # (owner: passport/rules.py)
 
 def get_profile_row(db: sqlite_utils.Database, name: str) -> dict | None:
-    rows = list(db.query("SELECT * FROM profiles WHERE name = ?", [name]))
-    return rows[0] if rows else None
+    return _first_row(db, "SELECT * FROM profiles WHERE name = ?", [name])
 
 
 # --------------------------------------------------------------------------- participant lists
@@ -298,8 +337,7 @@ def activate_list_version(db: sqlite_utils.Database, profile: str, version: int,
 
 
 def get_list_version_row(db: sqlite_utils.Database, version: int) -> dict | None:
-    rows = list(db.query("SELECT * FROM list_versions WHERE version = ?", [version]))
-    return rows[0] if rows else None
+    return _first_row(db, "SELECT * FROM list_versions WHERE version = ?", [version])
 
 
 def list_version_rows(db: sqlite_utils.Database, profile: str) -> list[dict]:
@@ -348,43 +386,6 @@ def list_event_rows(db: sqlite_utils.Database, profile: str, limit: int = 50) ->
 
 # --------------------------------------------------------------------------- check-in log
 # (owner: passport/checkins.py)
-
-SYNCHRONOUS_LEVELS = ("NORMAL", "FULL", "EXTRA")
-
-
-def connect_migrated(
-    path: str | os.PathLike[str], synchronous: str = "FULL", *, check_same_thread: bool = True
-) -> sqlite_utils.Database:
-    """Open a store that ``open_db`` already opened (so migrated, WAL set on the file) with
-    only the per-connection pragmas: about a tenth of ``open_db``'s cost, for the kiosk's
-    one-handle-per-request (the check-in API's latency budget is a few milliseconds).
-
-    ``synchronous``: FULL fsyncs the WAL at every commit (survives power loss; ~4.6 ms per
-    commit measured on the 2-core dev VM); NORMAL writes the WAL without fsync (a commit
-    survives the process crashing, the last ones may roll back on power loss; ~0.05 ms).
-    ``check_same_thread=False`` for a handle another thread may close.
-    """
-    import sqlite3  # here, so this section stays self-contained
-
-    level = synchronous.upper()
-    if level not in SYNCHRONOUS_LEVELS:
-        raise ValueError(f"synchronous must be one of {SYNCHRONOUS_LEVELS}, not {synchronous!r}")
-    db = sqlite_utils.Database(sqlite3.connect(Path(path), check_same_thread=check_same_thread))
-    db.execute("PRAGMA busy_timeout = 5000")
-    db.execute("PRAGMA foreign_keys = ON")
-    db.execute(f"PRAGMA synchronous = {level}")
-    return db
-
-
-def _first_row(db: sqlite_utils.Database, sql: str, params: list) -> dict | None:
-    """The first row as a dict, or None. Plain ``execute``: ``db.query`` wraps every read in
-    a SAVEPOINT, three statements where the per-request API path wants one."""
-    cursor = db.execute(sql, params)
-    row = cursor.fetchone()
-    if row is None:
-        return None
-    return dict(zip([column[0] for column in cursor.description], row, strict=True))
-
 
 CHECKIN_COLUMNS = (
     "at", "visit", "home", "member_id", "names", "admit", "reasons", "home_distance_miles",
@@ -485,7 +486,6 @@ def checkin_counts(
     }
 
 
-
 # --------------------------------------------------------------------------- users and API tokens
 # (owner: passport/auth.py)
 
@@ -559,8 +559,7 @@ def revoke_api_token_row(db: sqlite_utils.Database, token_id: int) -> int:
     return cursor.rowcount
 
 
-
-# --------------------------------------------------------------------------- issuer keys, revocations
+# ------------------------------------------------------------------ issuer keys, revocations
 # (owner: passport/keys.py)
 
 def insert_issuer_key(
@@ -580,8 +579,7 @@ def insert_issuer_key(
 
 
 def get_issuer_key_row(db: sqlite_utils.Database, key_id: str) -> dict | None:
-    rows = list(db.query("SELECT * FROM issuer_keys WHERE key_id = ?", [key_id]))
-    return rows[0] if rows else None
+    return _first_row(db, "SELECT * FROM issuer_keys WHERE key_id = ?", [key_id])
 
 
 def list_issuer_key_rows(
@@ -602,14 +600,12 @@ def list_issuer_key_rows(
 def signing_key_row(db: sqlite_utils.Database, institution_id: str) -> dict | None:
     """The newest key of ``institution_id`` that has a private key and is neither
     retired nor revoked (after a rotation, the new key signs)."""
-    rows = list(
-        db.query(
-            "SELECT * FROM issuer_keys WHERE institution_id = ? AND private_key IS NOT NULL "
-            "AND retired_at IS NULL AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1",
-            [institution_id],
-        )
+    return _first_row(
+        db,
+        "SELECT * FROM issuer_keys WHERE institution_id = ? AND private_key IS NOT NULL "
+        "AND retired_at IS NULL AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1",
+        [institution_id],
     )
-    return rows[0] if rows else None
 
 
 def end_issuer_key(db: sqlite_utils.Database, key_id: str, column: str, at: str) -> None:
