@@ -7,14 +7,14 @@ from typing import Any
 
 from flask import Flask
 
+from kiosk import admin, api, auth, db, desk, errors, health, member, security
+from passport import store
+
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. Config layers, later ones winning: defaults, the instance folder's
     ``config.py``, ``PASSPORT_*`` environment variables (``PASSPORT_DB``, ``PASSPORT_SITE``,
     ``PASSPORT_SECRET_KEY``...), then ``test_config``."""
-    from kiosk import admin, api, auth, db, desk, errors, health, member, security
-    from passport import store
-
     app = Flask(
         __name__,
         instance_path=str(store.default_instance_dir()),

@@ -24,6 +24,7 @@ from werkzeug.utils import secure_filename
 
 from kiosk.db import active_list, get_db, kiosk_site, set_kiosk_site
 from kiosk.security import login_required
+from passport import auth, institutions
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -47,8 +48,6 @@ def _uploads_dir() -> Path:
 
 
 def _active():
-    from passport import institutions
-
     try:
         return active_list()
     except institutions.NoActiveList:
@@ -58,8 +57,6 @@ def _active():
 @bp.get("")
 @login_required("admin")
 def index():
-    from passport import auth, institutions
-
     db = get_db()
     active = _active()
     return render_template(
@@ -90,8 +87,6 @@ def set_site():
 @login_required("admin")
 def upload_list():
     """Save the upload and dry-run it: the admin reviews the diff before publishing."""
-    from passport import institutions
-
     upload = request.files.get("file")
     name = secure_filename(upload.filename) if upload and upload.filename else ""
     if not name or not name.lower().endswith(UPLOAD_SUFFIXES):
@@ -115,8 +110,6 @@ def upload_list():
 @bp.post("/lists/publish")
 @login_required("admin")
 def publish_list():
-    from passport import institutions
-
     token = request.form.get("token", "")
     folder = _uploads_dir() / token
     if not UPLOAD_TOKEN_RE.match(token) or not folder.is_dir():
@@ -138,8 +131,6 @@ def publish_list():
 @bp.post("/lists/<int:version>/rollback")
 @login_required("admin")
 def rollback_list(version: int):
-    from passport import institutions
-
     with _flashing(f"List version {version} is active again.",
                    (institutions.UnknownListVersion, ValueError)):
         institutions.rollback(get_db(), version, actor=g.user.username)
@@ -149,8 +140,6 @@ def rollback_list(version: int):
 @bp.post("/users")
 @login_required("admin")
 def create_user():
-    from passport import auth
-
     username = request.form.get("username", "").strip()
     with _flashing(f"User {username} created.", auth.AuthError):
         auth.create_user(get_db(), username, request.form.get("password", ""),
@@ -161,8 +150,6 @@ def create_user():
 @bp.post("/users/<username>/<any(disable, enable):action>")
 @login_required("admin")
 def toggle_user(username: str, action: str):
-    from passport import auth
-
     if username == g.user.username and action == "disable":
         abort(400, description="You cannot disable yourself.")
     with _flashing(f"User {username} {action}d.", auth.AuthError):
@@ -173,8 +160,6 @@ def toggle_user(username: str, action: str):
 @bp.post("/tokens")
 @login_required("admin")
 def create_token():
-    from passport import auth
-
     try:
         _, token = auth.create_token(get_db(), request.form.get("name", ""))
     except auth.AuthError as exc:
@@ -187,8 +172,6 @@ def create_token():
 @bp.post("/tokens/<int:token_id>/revoke")
 @login_required("admin")
 def revoke_token(token_id: int):
-    from passport import auth
-
     with _flashing(f"Token {token_id} revoked.", auth.AuthError):
         auth.revoke_token(get_db(), token_id)
     return redirect(url_for("admin.index"))

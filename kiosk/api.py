@@ -17,6 +17,7 @@ from flask import Blueprint, g, jsonify, request
 from kiosk.db import active_list, get_db
 from kiosk.errors import ApiError
 from kiosk.security import CSRF_MESSAGE, UNSAFE_METHODS, bearer_token, csrf_ok
+from passport import auth, checkins, checks, institutions, rules
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -25,8 +26,6 @@ MAX_SEARCH_LIMIT = 1000
 
 @bp.before_request
 def _authenticate():
-    from passport import auth
-
     g.api_client = None
     token = bearer_token()
     if token is not None:
@@ -94,8 +93,6 @@ def _lat_lon(lat: Any, lon: Any, what: str) -> tuple[float, float]:
 
 
 def _party(body: dict):
-    from passport import rules
-
     party = body.get("party")
     if party is None:
         return None
@@ -140,8 +137,6 @@ def check_arguments(body: dict) -> dict:
 @contextlib.contextmanager
 def domain_errors():
     """Map the domain's input errors to API errors (400; 503 while no list is published)."""
-    from passport import checks, institutions
-
     try:
         yield
     except checks.CheckInputError as exc:
@@ -152,8 +147,6 @@ def domain_errors():
 
 def run_check(args: dict):
     """``passport.checks.check`` on parsed arguments."""
-    from passport import checks
-
     kwargs = dict(args)
     visit = kwargs.pop("visit")
     with domain_errors():
@@ -175,8 +168,6 @@ def _party_size(body: dict) -> int:
 
 @bp.post("/checkins")
 def create_checkin():
-    from passport import checkins
-
     key = request.headers.get("Idempotency-Key")
     db = get_db()
     try:
@@ -222,8 +213,6 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
 
 @bp.get("/checkins")
 def list_checkins():
-    from passport import checkins
-
     limit = _int_arg("limit", 100, 1, checkins.MAX_LIMIT)
     try:
         rows = checkins.list_checkins(
@@ -265,8 +254,6 @@ def eligible_arguments(args) -> dict:
 
 
 def run_eligible(kwargs: dict, limit: int | None = None) -> dict:
-    from passport import checks
-
     kwargs = dict(kwargs)
     home = kwargs.pop("home")
     with domain_errors():
@@ -282,8 +269,6 @@ def eligible():
 
 @bp.get("/institutions")
 def institutions_search():
-    from passport import institutions
-
     limit = _int_arg("limit", 20, 1, MAX_SEARCH_LIMIT)
     text = (request.args.get("q") or "").strip()[:200]
     with domain_errors():

@@ -8,6 +8,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 
 from kiosk.db import get_db
 from kiosk.security import csrf_token
+from passport import auth
 
 bp = Blueprint("auth", __name__)
 
@@ -24,8 +25,6 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=("GET", "POST"))
 def login():
-    from passport import auth
-
     if request.method == "POST":
         username = request.form.get("username", "").strip()
         password = request.form.get("password", "")

@@ -10,7 +10,7 @@ import weakref
 import sqlite_utils
 from flask import Flask, current_app, g
 
-from passport import store
+from passport import institutions, store
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,6 @@ def active_list():
     newly published or rolled-back version is picked up on the next request, no restart.
     Raises ``passport.institutions.NoActiveList``.
     """
-    from passport import institutions
-
     return institutions.load_active(get_db())
 
 
@@ -81,8 +79,6 @@ def set_kiosk_site(site_id: str | None) -> None:
 
 def site_timezone(site_id: str | None) -> str | None:
     """The site's IANA time zone from the active list, when it has one."""
-    from passport import institutions
-
     if not site_id:
         return None
     try:
@@ -94,8 +90,11 @@ def site_timezone(site_id: str | None) -> str | None:
 def warm(app: Flask) -> dict:
     """Compile/load the engine kernels and build the active table, so the first scan is as
     fast as the rest; marks the app warm for ``/healthz``. Returns what was done."""
+    # Lazy on purpose: importing engine makes Numba set up the on-disk cache of its
+    # @njit(cache=True) kernels (creates engine/__pycache__, writes a probe file) and takes
+    # about a second. The kiosk calls engine directly only here, at ``serve``'s start;
+    # passport.institutions imports it the same way when it first builds a table.
     import engine
-    from passport import institutions
 
     started = time.perf_counter()
     kernel_seconds = engine.warm_up()

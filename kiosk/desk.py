@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, g, jsonify, redirect, render_template,
 from kiosk.db import active_list, get_db, kiosk_site, site_timezone
 from kiosk.errors import ApiError
 from kiosk.security import login_required
+from passport import cards, checkins, institutions, rules
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 
@@ -21,8 +22,6 @@ def index():
 
 
 def _site_row(site: str | None) -> dict | None:
-    from passport import institutions
-
     if not site:
         return None
     try:
@@ -37,8 +36,6 @@ def desk():
     site = kiosk_site()
     if not site:
         return render_template("desk/desk.html", site=None)
-    from passport import rules
-
     return render_template(
         "desk/desk.html",
         site=site,
@@ -60,8 +57,6 @@ def _require_site() -> str:
 @login_required()
 def today():
     """Today's log at this site (site-local day) with counts, for the side panel."""
-    from passport import checkins
-
     site = _require_site()
     zone = site_timezone(site)
     db = get_db()
@@ -75,8 +70,6 @@ def today():
 @bp.post("/undo")
 @login_required()
 def undo():
-    from passport import checkins
-
     site = _require_site()
     try:
         row = checkins.undo_last(
@@ -93,8 +86,6 @@ def undo():
 @login_required()
 def decode():
     """A photo of a card (multipart field ``photo``) → ``{"payload": ...}``, decoded here."""
-    from passport import cards
-
     upload = request.files.get("photo")
     if upload is None or not upload.filename:
         raise ApiError(400, "invalid_input", "choose a photo of the card")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 
 from kiosk.db import WARM_KEY, active_list
+from passport import institutions
 
 bp = Blueprint("health", __name__)
 
@@ -13,8 +14,6 @@ bp = Blueprint("health", __name__)
 def healthz():
     if WARM_KEY not in current_app.extensions:
         return jsonify({"status": "starting", "message": "kernels not warmed yet"}), 503
-    from passport import institutions
-
     try:
         active = active_list()
     except institutions.NoActiveList:

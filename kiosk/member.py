@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, render_template, request
 from markupsafe import Markup
 
 from kiosk.api import eligible_arguments, run_eligible
 from kiosk.db import active_list, get_db
 from kiosk.errors import ApiError
+from passport import cards, institutions, qr
 
 bp = Blueprint("member", __name__)
 
@@ -15,8 +18,6 @@ MAX_PAYLOAD_CHARS = 4000
 
 
 def _institutions() -> tuple[int | None, list[dict]]:
-    from passport import institutions
-
     try:
         active = active_list()
     except institutions.NoActiveList:
@@ -44,10 +45,6 @@ def eligible():
 def card():
     """Shows the QR of a payload passed as ``?c=`` (the link a home site sends its member)
     or pasted into the form, with what the card says and whether it verifies today."""
-    from datetime import date
-
-    from passport import cards, qr
-
     payload = (request.args.get("c") or "").strip()
     if len(payload) > MAX_PAYLOAD_CHARS:
         payload, error = "", "That card code is too long."

@@ -16,7 +16,9 @@ from pathlib import Path
 
 from flask import Flask, abort, g, redirect, request, session, url_for
 
+from kiosk.db import get_db
 from kiosk.errors import ApiError, is_api_request, wants_json
+from passport import auth
 
 SECRET_KEY_FILE = "secret_key"
 CSRF_FIELD = "csrf_token"
@@ -58,9 +60,6 @@ def bearer_token() -> str | None:
 
 
 def _load_user() -> None:
-    from kiosk.db import get_db
-    from passport import auth
-
     g.user = None
     username = session.get("user")
     if username:
