@@ -125,6 +125,9 @@ def test_scan_admit_confirm_and_find_in_log(desk, server, tmp_path):
     assert "miles away" in desk.inner_text("#r-home")
     assert "free general admission" in desk.inner_text("#r-reasons")
     assert desk.inner_text("#r-version") == "1"
+    # one photo-ID reminder, first of the staff checks, not repeated elsewhere on screen
+    assert desk.locator("#r-checks li").first.get_attribute("data-code") == "CHECK_PHOTO_ID"
+    assert desk.inner_text("#result").lower().count("photo id") == 1
     assert desk.evaluate("document.activeElement.id") == "scan"  # ready for the next scan
     screenshot(desk, "desk-admit.png", tmp_path)
 
@@ -154,6 +157,8 @@ def test_scan_deny_within_90_miles_then_undo(desk, server, tmp_path):
     assert "DENY" in verdict.inner_text() and "deny" in verdict.get_attribute("class")
     assert "within the program distance" in desk.inner_text("#r-reasons")
     assert "Chabot" in desk.inner_text("#r-home")
+    assert not desk.is_visible("#r-checks-box")  # nothing to check before a denial
+    assert "photo id" not in desk.inner_text("#result").lower()
     screenshot(desk, "desk-deny.png", tmp_path)
     desk.click("#confirm")  # a denial can be logged too
     desk.wait_for_selector("#logged:has-text('denied')")

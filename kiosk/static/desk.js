@@ -105,6 +105,7 @@
     text("r-card", card ? `member ${card.member_id || "?"}, expires ${card.expires || "?"}` : "printed card (no QR)");
     text("r-version", decision.list_version === null || decision.list_version === undefined ? "—" : String(decision.list_version));
     fillList("r-reasons", decision.reasons || []);
+    // The staff checks (photo ID first) are the one reminder on screen; a denial has none.
     const checks = decision.staff_checks || [];
     fillList("r-checks", checks);
     $("r-checks-box").hidden = checks.length === 0;
