@@ -25,6 +25,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         DB=None,  # the store file; None means passport.store.default_db_path()
         SITE=None,  # the kiosk's own institution id unless set in the admin console
         UNDO_WINDOW_SECONDS=120,
+        # Sign-in throttle (kiosk.auth): this many failures for one username, or from one
+        # client address, within the window lock that key for the lockout.
+        LOGIN_MAX_FAILURES=5,
+        LOGIN_WINDOW_SECONDS=15 * 60,
+        LOGIN_LOCKOUT_SECONDS=15 * 60,
         # NORMAL: a check-in is in the WAL before the answer (survives a crash of the
         # server), without an fsync per commit; FULL adds the fsync (survives power loss).
         SQLITE_SYNCHRONOUS="NORMAL",
@@ -47,6 +52,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    auth.init_app(app)
     for module in (auth, desk, member, admin, api, health):
         app.register_blueprint(module.bp)
     app.add_url_rule("/", endpoint="index", view_func=desk.index)

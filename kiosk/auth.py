@@ -1,16 +1,64 @@
-"""Sign in and out (session cookie; argon2 check in passport.auth)."""
+"""Sign in and out (session cookie; argon2 check in passport.auth), with failed sign-ins
+throttled per username and per client address."""
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from kiosk.db import get_db
 from kiosk.security import csrf_token
 from passport import auth
 
 bp = Blueprint("auth", __name__)
+
+THROTTLE_KEY = "passport.login_throttle"
+
+
+def init_app(app: Flask) -> None:
+    """One throttle per app, in memory: ``passport serve`` runs a single waitress process,
+    so every sign-in attempt reaches this object (a second process would keep its own)."""
+    app.extensions[THROTTLE_KEY] = auth.LoginThrottle(
+        max_failures=int(app.config["LOGIN_MAX_FAILURES"]),
+        window_seconds=float(app.config["LOGIN_WINDOW_SECONDS"]),
+        lockout_seconds=float(app.config["LOGIN_LOCKOUT_SECONDS"]),
+    )
+
+
+def login_throttle() -> auth.LoginThrottle:
+    return current_app.extensions[THROTTLE_KEY]
+
+
+def user_key(username: str) -> str:
+    return "user:" + username.casefold()
+
+
+def throttle_keys(username: str) -> list[str]:
+    """The username (whether or not such a user exists) and the client address."""
+    return [user_key(username), f"addr:{request.remote_addr}"]
+
+
+def too_many_attempts(wait_seconds: float, template: str, **context):
+    """429 with Retry-After; the same words whichever key is locked."""
+    minutes = max(1, math.ceil(wait_seconds / 60))
+    flash(f"Too many failed sign-in attempts. Try again in {minutes} minute"
+          f"{'' if minutes == 1 else 's'}.", "error")
+    response = current_app.make_response((render_template(template, **context), 429))
+    response.headers["Retry-After"] = str(math.ceil(wait_seconds))
+    return response
 
 
 def _safe_next(target: str | None) -> str:
@@ -26,12 +74,18 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/login", methods=("GET", "POST"))
 def login():
     if request.method == "POST":
-        username = request.form.get("username", "").strip()
+        username = request.form.get("username", "").strip()[:200]
         password = request.form.get("password", "")
+        throttle, keys = login_throttle(), throttle_keys(username)
+        wait_seconds = throttle.retry_after_seconds(keys)
+        if wait_seconds:
+            return too_many_attempts(wait_seconds, "auth/login.html", username=username)
         user = auth.authenticate(get_db(), username, password)
         if user is None:
+            throttle.record_failure(keys)
             flash("Wrong username or password.", "error")
             return render_template("auth/login.html", username=username), 401
+        throttle.clear(keys[0])
         # A fresh session on login (no fixation); the CSRF token is regenerated with it.
         session.clear()
         session["user"] = user.username

@@ -71,3 +71,37 @@ def test_tokens_stored_as_sha256_and_revocable(db):
     with pytest.raises(auth.AuthError):
         auth.revoke_token(db, token_id)
     assert auth.list_tokens(db)[0]["revoked_at"] is not None
+
+
+def test_login_throttle_locks_and_forgets():
+    now = [0.0]
+    throttle = auth.LoginThrottle(max_failures=3, window_seconds=60, lockout_seconds=120,
+                                  clock=lambda: now[0])
+    keys = ["user:alice", "addr:192.0.2.1"]
+    for _ in range(2):
+        throttle.record_failure(keys)
+    assert throttle.retry_after_seconds(keys) == 0.0
+    throttle.record_failure(["user:alice"])
+    assert throttle.retry_after_seconds(keys) == 120.0  # one locked key is enough
+    assert throttle.retry_after_seconds(["addr:192.0.2.1"]) == 0.0
+    now[0] = 120.0
+    assert throttle.retry_after_seconds(keys) == 0.0
+    throttle.clear("addr:192.0.2.1")
+    throttle.record_failure(keys)
+    assert throttle.retry_after_seconds(keys) == 0.0  # counting starts afresh
+    with pytest.raises(ValueError, match="max_failures"):
+        auth.LoginThrottle(max_failures=0)
+
+
+def test_login_throttle_memory_is_bounded():
+    now = [0.0]
+    throttle = auth.LoginThrottle(max_failures=2, window_seconds=60, lockout_seconds=60,
+                                  max_keys=100, clock=lambda: now[0])
+    throttle.record_failure(["user:locked"])
+    throttle.record_failure(["user:locked"])
+    for i in range(1000):
+        now[0] = i / 100
+        throttle.record_failure([f"user:{i}"])
+    assert len(throttle._failures) + len(throttle._locked_until) <= 100
+    assert throttle.retry_after_seconds(["user:locked"]) > 0  # locks are kept first
+    assert throttle.retry_after_seconds(["user:999"]) == 0.0
