@@ -52,6 +52,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from passport import keys
 
 PREFIX = "PYZ1"
+_PREFIX_BYTES = PREFIX.encode("ascii")
 FORMAT_VERSION = 1
 SIGNATURE_BYTES = 64
 MAX_PAYLOAD_CHARS = 1200  # far above any real card; cuts fuzzed or pasted junk short
@@ -73,7 +74,7 @@ _FLAG_RESIDENCE = 0x01
 _FLAG_ISSUER_UTF8 = 0x02
 _SLUG_ALPHABET = "-0123456789abcdefghijklmnopqrstuvwxyz"
 _SLUG_RE = re.compile(r"[a-z0-9-]{1,100}")
-_BASE32_RE = re.compile(r"[A-Z2-7]+")
+_KEY_ID_RE = re.compile(r"[0-9a-f]{12}")
 _POSTAL_RE = re.compile(r"[A-Z0-9][A-Z0-9 -]{0,10}[A-Z0-9]|[A-Z0-9]")
 _COUNTRY_RE = re.compile(r"[A-Z]{2}")
 _SLUG_BYTES = [0] + [((37**n - 1).bit_length() + 7) // 8 for n in range(1, 101)]
@@ -162,7 +163,6 @@ _AZERTY_BACK = str.maketrans({
 _QWERTZ_BACK = str.maketrans({"Y": "Z", "Z": "Y"})
 _AZERTY_PREFIX = PREFIX.translate(str.maketrans({"Z": "W", "1": "&"}))  # "PYW&"
 _QWERTZ_PREFIX = PREFIX.translate(_QWERTZ_BACK)  # "PZY1"
-_PRINTABLE_ASCII = re.compile(r"[!-~]*")
 _ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
@@ -189,13 +189,18 @@ def normalize_scan(text: str) -> str:
     kept = text.strip()
     if len(kept) > 8 * MAX_PAYLOAD_CHARS:
         return kept  # no card is that long: do not spend time on pasted junk
-    if not _PRINTABLE_ASCII.fullmatch(kept):  # the slow path only for unusual input
+    if kept.isascii() and kept.isprintable() and " " not in kept:
+        # Printable ASCII without spaces, as nearly every scan: its only cased characters
+        # are the letters, so islower() is "lower-case letters and no upper-case ones".
+        if kept.islower():
+            kept = kept.upper()
+    else:  # the slow path only for unusual input
         kept = "".join(
             ch for ch in kept
             if not ch.isspace() and unicodedata.category(ch) not in ("Cc", "Cf")
         )
-    if re.search("[a-z]", kept) and not re.search("[A-Z]", kept):
-        kept = kept.translate(_ASCII_UPPER)
+        if re.search("[a-z]", kept) and not re.search("[A-Z]", kept):
+            kept = kept.translate(_ASCII_UPPER)
     if kept.startswith(_QWERTZ_PREFIX):
         kept = kept.translate(_QWERTZ_BACK)
     elif kept.startswith(_AZERTY_PREFIX):
@@ -217,22 +222,37 @@ def _check_text(value: object, what: str) -> str:
     return value
 
 
-def _check_fields(card: Card) -> None:
-    """Raise CardIssueError unless every field is within the format (issue and decode)."""
+def _check_issuer(issuer_id: object) -> None:
     try:
-        keys.check_institution_id(card.issuer_id)
+        keys.check_institution_id(issuer_id)
     except ValueError as exc:
         raise CardIssueError(str(exc)) from None
-    if not re.fullmatch("[0-9a-f]{12}", card.key_id):
-        raise CardIssueError(f"not a key id: {card.key_id!r}")
-    _check_text(card.member_id, "member id")
-    if not 1 <= len(card.names) <= MAX_NAMES:
-        raise CardIssueError(f"a card names 1 to {MAX_NAMES} people, not {len(card.names)}")
-    for name in card.names:
+
+
+def _check_people(member_id: object, names: tuple, party_size: object) -> None:
+    _check_text(member_id, "member id")
+    if not 1 <= len(names) <= MAX_NAMES:
+        raise CardIssueError(f"a card names 1 to {MAX_NAMES} people, not {len(names)}")
+    for name in names:
         _check_text(name, "name")
-    if (not isinstance(card.party_size, int) or isinstance(card.party_size, bool)
-            or not 1 <= card.party_size <= MAX_PARTY_SIZE):
-        raise CardIssueError(f"party size must be 1 to {MAX_PARTY_SIZE}: {card.party_size!r}")
+    if (not isinstance(party_size, int) or isinstance(party_size, bool)
+            or not 1 <= party_size <= MAX_PARTY_SIZE):
+        raise CardIssueError(f"party size must be 1 to {MAX_PARTY_SIZE}: {party_size!r}")
+
+
+def _check_residence(postal_code: object, country: object) -> None:
+    if not isinstance(postal_code, str) or not _POSTAL_RE.fullmatch(postal_code):
+        raise CardIssueError(f"not a postal code: {postal_code!r}")
+    if not isinstance(country, str) or not _COUNTRY_RE.fullmatch(country):
+        raise CardIssueError(f"not a two-letter country code: {country!r}")
+
+
+def _check_fields(card: Card) -> None:
+    """Raise CardIssueError unless every field is within the format (issue and decode)."""
+    _check_issuer(card.issuer_id)
+    if not _KEY_ID_RE.fullmatch(card.key_id):
+        raise CardIssueError(f"not a key id: {card.key_id!r}")
+    _check_people(card.member_id, card.names, card.party_size)
     if not isinstance(card.expires, date) or isinstance(card.expires, datetime):
         raise CardIssueError(f"expiry is not a date: {card.expires!r}")
     if not EPOCH <= card.expires <= LAST_EXPIRY:
@@ -240,10 +260,7 @@ def _check_fields(card: Card) -> None:
     if (card.postal_code is None) != (card.country is None):
         raise CardIssueError("give both postal code and country, or neither")
     if card.postal_code is not None:
-        if not isinstance(card.postal_code, str) or not _POSTAL_RE.fullmatch(card.postal_code):
-            raise CardIssueError(f"not a postal code: {card.postal_code!r}")
-        if not isinstance(card.country, str) or not _COUNTRY_RE.fullmatch(card.country):
-            raise CardIssueError(f"not a two-letter country code: {card.country!r}")
+        _check_residence(card.postal_code, card.country)
 
 
 # ----------------------------------------------------------------------------- encoding
@@ -284,18 +301,23 @@ def _b32(raw: bytes) -> str:
     return base64.b32encode(raw).decode("ascii").rstrip("=")
 
 
-# RFC 4648 base32 digits -> the digits int(..., 32) reads: one C-speed parse instead of
-# base64.b32decode's Python loop (this is on the desk's hot path).
-_TO_INT_DIGITS = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567",
-                               "0123456789abcdefghijklmnopqrstuv")
+# RFC 4648 base32 digits -> the digits int(..., 32) reads, every other byte -> "!" (which
+# int() refuses and the check below finds): one C-speed parse instead of base64.b32decode's
+# Python loop (this is on the desk's hot path).
+_B32_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_TO_INT_DIGITS = bytes(
+    b"0123456789abcdefghijklmnopqrstuv"[_B32_ALPHABET.index(i)] if i in _B32_ALPHABET else 33
+    for i in range(256)
+)
 
 
 def _unb32(encoded: str) -> bytes:
     """Strict unpadded base32: only the canonical spelling of some bytes is accepted."""
-    if not _BASE32_RE.fullmatch(encoded):
+    digits = encoded.encode("ascii").translate(_TO_INT_DIGITS) if encoded.isascii() else b""
+    if not digits or b"!" in digits:
         raise _Malformed("not base32 after the prefix")
     size, spare_bits = divmod(5 * len(encoded), 8)
-    number = int(encoded.translate(_TO_INT_DIGITS), 32)
+    number = int(digits, 32)
     # Lengths 1, 3, 6 (mod 8) leave 5+ spare bits: no encoder writes them. Set spare
     # bits would be a second spelling of the same bytes.
     if spare_bits >= 5 or number & ((1 << spare_bits) - 1):
@@ -315,35 +337,34 @@ def sign(card: Card, private_key: Ed25519PrivateKey) -> str:
     return PREFIX + _b32(message[len(PREFIX):] + private_key.sign(message))
 
 
-class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self.data, self.pos = data, 0
-
-    def take(self, size: int) -> bytes:
-        if self.pos + size > len(self.data):
-            raise _Malformed("the body ends early")
-        chunk = self.data[self.pos:self.pos + size]
-        self.pos += size
-        return chunk
-
-    def u8(self) -> int:
-        return self.take(1)[0]
-
-    def text(self, what: str) -> str:
-        raw = self.take(self.u8())
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise _Malformed(f"{what} is not UTF-8") from None
+def _u8_at(body: bytes, pos: int) -> int:
+    if pos >= len(body):
+        raise _Malformed("the body ends early")
+    return body[pos]
 
 
-def _read_issuer(reader: _Reader, utf8: bool) -> str:
+def _text_at(body: bytes, pos: int, what: str) -> tuple[str, int]:
+    """The u8-length-prefixed UTF-8 text at ``pos`` and the offset after it."""
+    start = pos + 1
+    end = start + _u8_at(body, pos)
+    if end > len(body):
+        raise _Malformed("the body ends early")
+    try:
+        return body[start:end].decode("utf-8"), end
+    except UnicodeDecodeError:
+        raise _Malformed(f"{what} is not UTF-8") from None
+
+
+def _issuer_at(body: bytes, pos: int, utf8: bool) -> tuple[str, int]:
     if utf8:
-        return reader.text("issuer id")
-    count = reader.u8()
+        return _text_at(body, pos, "issuer id")
+    count = _u8_at(body, pos)
     if not 1 <= count <= 100:
         raise _Malformed("issuer id length out of range")
-    return _unpack_slug(count, reader.take(_SLUG_BYTES[count]))
+    end = pos + 1 + _SLUG_BYTES[count]
+    if end > len(body):
+        raise _Malformed("the body ends early")
+    return _unpack_slug(count, body[pos + 1:end]), end
 
 
 @lru_cache(maxsize=2048)  # a few hundred issuers: unpack each once, not on every scan
@@ -370,34 +391,52 @@ def _decode(text: str) -> tuple[Card, bytes, bytes]:
     if len(raw) <= SIGNATURE_BYTES:
         raise _Malformed("too short to hold a signature")
     body, signature = raw[:-SIGNATURE_BYTES], raw[-SIGNATURE_BYTES:]
-    reader = _Reader(body)
-    flags = reader.u8()
+    flags = body[0]
     if flags & ~(_FLAG_RESIDENCE | _FLAG_ISSUER_UTF8):
         raise _Malformed("unknown flags")
-    key_id = reader.take(6).hex()
-    expires = EPOCH + timedelta(days=int.from_bytes(reader.take(2), "big"))
-    party_size = reader.u8()
-    issuer_id = _read_issuer(reader, bool(flags & _FLAG_ISSUER_UTF8))
-    member_id = reader.text("member id")
-    names = tuple(reader.text("name") for _ in range(reader.u8()))
+    if len(body) < 10:  # flags, key id, expiry, party size
+        raise _Malformed("the body ends early")
+    key_id = body[1:7].hex()
+    expires = _expiry(int.from_bytes(body[7:9], "big"))
+    party_size = body[9]
+    issuer_id, pos = _issuer_at(body, 10, bool(flags & _FLAG_ISSUER_UTF8))
+    member_id, pos = _text_at(body, pos, "member id")
+    names = []
+    count = _u8_at(body, pos)
+    pos += 1
+    for _ in range(count):
+        name, pos = _text_at(body, pos, "name")
+        names.append(name)
     postal_code = country = None
     if flags & _FLAG_RESIDENCE:
+        if pos + 2 > len(body):
+            raise _Malformed("the body ends early")
         try:
-            country = reader.take(2).decode("ascii")
+            country = body[pos:pos + 2].decode("ascii")
         except UnicodeDecodeError:
             raise _Malformed("country is not ASCII") from None
-        postal_code = reader.text("postal code")
-    if reader.pos != len(body):
+        postal_code, pos = _text_at(body, pos + 2, "postal code")
+    if pos != len(body):
         raise _Malformed("bytes left over after the last field")
-    card = Card(FORMAT_VERSION, issuer_id, key_id, member_id, names, party_size, expires,
-                postal_code, country)
+    # The checks of _check_fields in its order, less those the byte layout always passes
+    # (key id, expiry range, postal code and country given together).
     try:
-        _check_fields(card)
+        _check_issuer(issuer_id)
+        _check_people(member_id, names, party_size)
+        if postal_code is not None:
+            _check_residence(postal_code, country)
     except CardIssueError as exc:
         raise _Malformed(str(exc)) from None
     if (flags & _FLAG_ISSUER_UTF8) and _SLUG_RE.fullmatch(issuer_id):
         raise _Malformed("issuer id should have been packed")
-    return card, PREFIX.encode("ascii") + body, signature
+    card = Card(FORMAT_VERSION, issuer_id, key_id, member_id, tuple(names), party_size,
+                expires, postal_code, country)
+    return card, _PREFIX_BYTES + body, signature
+
+
+@lru_cache(maxsize=4096)  # a desk sees the same few expiry dates over and over
+def _expiry(days: int) -> date:
+    return EPOCH + timedelta(days=days)
 
 
 def decode(payload: str) -> Card:
@@ -498,8 +537,13 @@ def verify(db: sqlite_utils.Database, payload: str, on: date | None = None) -> C
         card, message, signature = _decode(normalize_scan(payload))
     except _Malformed as exc:
         return CardCheck(False, [CARD_MALFORMED], None, str(exc))
-    key = keys.trusted_key(db, card.key_id)
-    member_revoked = keys.is_card_revoked(db, card.issuer_id, card.member_id)
+    snapshot = keys.trust_snapshot(db)  # one read while no key or revocation changes
+    if snapshot is None:  # a store never stamped: its rows one by one
+        key = keys.trusted_key(db, card.key_id)
+        member_revoked = keys.is_card_revoked(db, card.issuer_id, card.member_id)
+    else:
+        key = snapshot[0].get(card.key_id)
+        member_revoked = (card.issuer_id, card.member_id) in snapshot[1]
     return _judge(card, message, signature, key, member_revoked, on)
 
 

@@ -20,6 +20,8 @@ the secret means re-creating keys (the public keys and cards stay verifiable).
 
 The trust list (``export_trust`` / ``import_trust``) is versioned JSON holding every public
 key with its status and every card revocation; kiosks verify cards offline against it.
+``trust_snapshot`` keeps a store's keys and revocations in memory for ``cards.verify``,
+re-read after any key or revocation write (the store stamps each one).
 """
 
 from __future__ import annotations
@@ -31,11 +33,13 @@ import logging
 import os
 import re
 import secrets
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import sqlite_utils
@@ -301,6 +305,40 @@ def load_trust(db: sqlite_utils.Database) -> tuple[dict[str, TrustedKey], set[tu
     keys = {row["key_id"]: _trusted(row) for row in store.list_issuer_key_rows(db)}
     revoked = {(r["institution_id"], r["member_id"]) for r in store.list_card_revocation_rows(db)}
     return keys, revoked
+
+
+TrustSnapshot = tuple[Mapping[str, TrustedKey], frozenset[tuple[str, str]]]
+_snapshots: dict[str, TrustSnapshot] = {}
+_snapshots_lock = threading.Lock()
+_SNAPSHOTS_MAX = 8  # a few stores per process at most (tests open many)
+
+
+def trust_snapshot(db: sqlite_utils.Database) -> TrustSnapshot | None:
+    """``load_trust(db)`` read-only, kept in memory while the store's trust stamp holds.
+
+    Costs one primary-key read of the stamp; the keys and revocations are read again only
+    after a key or revocation write (every such write in ``passport.store`` sets a new
+    random stamp in the same transaction), from this connection or any other process, so a
+    revocation takes effect on the next check. None when the store was never stamped (its
+    rows predate the stamp): then look rows up one by one (``trusted_key``,
+    ``is_card_revoked``).
+    """
+    stamp = store.get_trust_stamp(db)
+    if stamp is None:
+        return None
+    found = _snapshots.get(stamp)
+    if found is not None:
+        return found
+    keys, revoked = load_trust(db)
+    found = (MappingProxyType(keys), frozenset(revoked))
+    # Rows read after the stamp are at least as new as it; keep them only if no write
+    # slipped in between (else the next check reads them again under the new stamp).
+    if store.get_trust_stamp(db) == stamp:
+        with _snapshots_lock:
+            while len(_snapshots) >= _SNAPSHOTS_MAX:
+                _snapshots.pop(next(iter(_snapshots)))
+            _snapshots[stamp] = found
+    return found
 
 
 # ----------------------------------------------------------------------------- card revocations

@@ -12,6 +12,7 @@ module named in its heading and is called only from there.
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -561,6 +562,25 @@ def revoke_api_token_row(db: sqlite_utils.Database, token_id: int) -> int:
 
 # ------------------------------------------------------------------ issuer keys, revocations
 # (owner: passport/keys.py)
+#
+# Every write here also stamps the trust list (``_stamp_trust``, same transaction): a fresh
+# random token in ``settings``, so a verifier holding the keys and revocations in memory
+# (``passport.keys.trust_snapshot``) sees any change, from any connection or process, with
+# one primary-key read per check.
+
+TRUST_STAMP_SETTING = "trust_list_stamp"
+
+
+def _stamp_trust(db: sqlite_utils.Database) -> None:
+    # Random, not a counter: a store file replaced by another one (a restored backup, a
+    # new file at the same path) never repeats a stamp that describes other rows.
+    set_setting(db, TRUST_STAMP_SETTING, secrets.token_hex(16))
+
+
+def get_trust_stamp(db: sqlite_utils.Database) -> str | None:
+    """The stamp of the last key or revocation write; None if none was stamped yet."""
+    return get_setting(db, TRUST_STAMP_SETTING)
+
 
 def insert_issuer_key(
     db: sqlite_utils.Database,
@@ -576,6 +596,7 @@ def insert_issuer_key(
             "VALUES (?, ?, ?, ?, ?)",
             [key_id, institution_id, public_key, private_key, created_at],
         )
+        _stamp_trust(db)
 
 
 def get_issuer_key_row(db: sqlite_utils.Database, key_id: str) -> dict | None:
@@ -618,6 +639,7 @@ def end_issuer_key(db: sqlite_utils.Database, key_id: str, column: str, at: str)
             "WHERE key_id = ?",
             [at, key_id],
         )
+        _stamp_trust(db)
 
 
 def insert_card_revocation(
@@ -630,6 +652,7 @@ def insert_card_revocation(
             "(institution_id, member_id, revoked_at, reason) VALUES (?, ?, ?, ?)",
             [institution_id, member_id, at, reason],
         )
+        _stamp_trust(db)
     return cursor.rowcount == 1
 
 
@@ -680,4 +703,5 @@ def import_trust_rows(
                 [card["institution_id"], card["member_id"], card["revoked_at"], card["reason"]],
             )
             cards_added += cursor.rowcount
+        _stamp_trust(db)
     return keys_added, cards_added

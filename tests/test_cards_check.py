@@ -49,3 +49,17 @@ def test_card_image_and_card_reasons_reach_the_decision(listed):
     assert not denied.admit and cards.CARD_SIGNATURE_INVALID in denied.reasons
     junk = checks.check(listed, FAR, card="not a card", on=VISIT_DAY)
     assert not junk.admit and cards.CARD_MALFORMED in junk.reasons
+
+
+def test_a_revocation_from_another_connection_denies_the_next_check(listed, db_path):
+    from passport import checks, store
+
+    payload = _payload(listed)
+    assert checks.check(listed, FAR, card=payload, on=VISIT_DAY).admit
+    other = store.connect_migrated(db_path)
+    try:
+        keys.revoke_card(other, HOME, "M-1042")
+    finally:
+        other.close()
+    denied = checks.check(listed, FAR, card=payload, on=VISIT_DAY)
+    assert not denied.admit and denied.reasons == [cards.CARD_REVOKED]

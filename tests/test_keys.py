@@ -5,7 +5,10 @@ from __future__ import annotations
 import copy
 import os
 import stat
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -180,3 +183,77 @@ def test_import_cannot_revive_a_revoked_key(db, kiosk_db):
     assert cards.verify(kiosk_db, good, EXPIRES).reasons == [cards.CARD_REVOKED]
     keys.import_trust(kiosk_db, before)  # an old list says the key is active
     assert cards.verify(kiosk_db, good, EXPIRES).reasons == [cards.CARD_REVOKED]
+
+
+# ----------------------------------------------------------------------------- trust in memory
+
+def test_trust_snapshot_is_reused_until_a_key_or_revocation_write(db):
+    good, _ = _issuer_with_cards(db)
+    first = keys.trust_snapshot(db)
+    assert first is keys.trust_snapshot(db)  # no write: the same keys and revocations
+    assert dict(first[0]) == keys.load_trust(db)[0] and first[1] == keys.load_trust(db)[1]
+    writes = [
+        lambda: keys.revoke_card(db, HOME, "M-9"),
+        lambda: keys.revoke_card(db, HOME, "M-9"),  # already revoked: still re-read, harmless
+        lambda: keys.rotate_key(db, HOME),
+        lambda: keys.retire_key(db, keys.list_keys(db, HOME)[0]["key_id"]),
+        lambda: keys.import_trust(db, keys.export_trust(db)),
+    ]
+    before = first
+    for write in writes:
+        write()
+        after = keys.trust_snapshot(db)
+        assert after is not before
+        assert dict(after[0]) == keys.load_trust(db)[0] and after[1] == keys.load_trust(db)[1]
+        before = after
+    assert cards.verify(db, good, EXPIRES).reasons == [cards.KEY_UNKNOWN]  # retired above
+
+
+def test_revocations_from_another_connection_take_effect_on_the_next_check(db, db_path):
+    good, _ = _issuer_with_cards(db)
+    assert cards.verify(db, good, EXPIRES).valid  # the desk holds the trust list in memory
+    other = store.connect_migrated(db_path)  # the admin console's or the CLI's handle
+    try:
+        keys.revoke_card(other, HOME, "M-1")
+        assert cards.verify(db, good, EXPIRES).reasons == [cards.CARD_REVOKED]
+        fresh = cards.issue(other, HOME, "M-5", ["Ada Lovelace"], EXPIRES)
+        assert cards.verify(db, fresh, EXPIRES).valid
+        keys.revoke_key(other, keys.list_keys(other, HOME)[0]["key_id"])
+        assert cards.verify(db, fresh, EXPIRES).reasons == [cards.CARD_REVOKED]
+    finally:
+        other.close()
+
+
+def test_a_key_revoked_by_another_process_takes_effect_on_the_next_check(db, db_path):
+    good, _ = _issuer_with_cards(db)
+    assert cards.verify(db, good, EXPIRES).valid
+    key_id = keys.list_keys(db, HOME)[0]["key_id"]
+    script = ("import sys; from passport import keys, store; "
+              "db = store.open_db(sys.argv[1]); keys.revoke_key(db, sys.argv[2]); db.close()")
+    subprocess.run([sys.executable, "-c", script, str(db_path), key_id], check=True,
+                   cwd=Path(__file__).resolve().parents[1], timeout=60)
+    assert cards.verify(db, good, EXPIRES).reasons == [cards.CARD_REVOKED]
+
+
+def test_a_trust_import_on_another_connection_is_seen_at_once(db, kiosk_db, tmp_path):
+    good, lost = _issuer_with_cards(db)
+    assert cards.verify(kiosk_db, good, EXPIRES).reasons == [cards.KEY_UNKNOWN]
+    other = store.connect_migrated(tmp_path / "kiosk.sqlite")
+    try:
+        keys.import_trust(other, keys.export_trust(db))
+    finally:
+        other.close()
+    assert cards.verify(kiosk_db, good, EXPIRES).valid
+    assert cards.verify(kiosk_db, lost, EXPIRES).reasons == [cards.CARD_REVOKED]
+
+
+def test_a_store_without_a_trust_stamp_is_read_row_by_row(db):
+    good, _ = _issuer_with_cards(db)
+    # rows written before stores were stamped (or by hand): nothing cached, nothing missed
+    db.execute("DELETE FROM settings WHERE key = ?", [store.TRUST_STAMP_SETTING])
+    assert keys.trust_snapshot(db) is None
+    assert cards.verify(db, good, EXPIRES).valid
+    with db.atomic():
+        db.execute("INSERT INTO card_revocations (institution_id, member_id, revoked_at) "
+                   "VALUES (?, ?, ?)", [HOME, "M-1", store.utc_now_iso()])
+    assert cards.verify(db, good, EXPIRES).reasons == [cards.CARD_REVOKED]
