@@ -22,6 +22,7 @@ from flask import (
 )
 from werkzeug.utils import secure_filename
 
+from kiosk.auth import login_throttle, user_key
 from kiosk.db import active_list, get_db, kiosk_site, set_kiosk_site
 from kiosk.security import login_required
 from passport import auth, institutions
@@ -66,6 +67,7 @@ def index():
         choices=sorted(active.records, key=lambda r: r["name"].lower()) if active else [],
         versions=institutions.list_versions(db),
         users=auth.list_users(db),
+        min_password_chars=auth.MIN_PASSWORD_CHARS,
         tokens=auth.list_tokens(db),
     )
 
@@ -154,6 +156,25 @@ def toggle_user(username: str, action: str):
         abort(400, description="You cannot disable yourself.")
     with _flashing(f"User {username} {action}d.", auth.AuthError):
         auth.set_disabled(get_db(), username, action == "disable")
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/users/password")
+@login_required("admin")
+def reset_password():
+    """Set another user's password (they forgot it). It ends their signed-in sessions and
+    lifts a sign-in lock on their username; admins change their own on /account."""
+    username = request.form.get("username", "").strip()
+    password = request.form.get("new_password", "")
+    if username == g.user.username:
+        flash("Change your own password on the Account page.", "error")
+    elif password != request.form.get("new_password_repeat", ""):
+        flash("The two new passwords do not match.", "error")
+    else:
+        with _flashing(f"Password of {username} reset; their sessions are signed out.",
+                       auth.AuthError):
+            auth.set_password(get_db(), username, password)
+            login_throttle().clear(user_key(username))
     return redirect(url_for("admin.index"))
 
 

@@ -20,7 +20,7 @@ from flask import (
 )
 
 from kiosk.db import get_db
-from kiosk.security import csrf_token
+from kiosk.security import STAMP_FIELD, csrf_token, login_required
 from passport import auth
 
 bp = Blueprint("auth", __name__)
@@ -51,10 +51,11 @@ def throttle_keys(username: str) -> list[str]:
     return [user_key(username), f"addr:{request.remote_addr}"]
 
 
-def too_many_attempts(wait_seconds: float, template: str, **context):
+def too_many_attempts(wait_seconds: float, template: str, what: str = "sign-in attempts",
+                      **context):
     """429 with Retry-After; the same words whichever key is locked."""
     minutes = max(1, math.ceil(wait_seconds / 60))
-    flash(f"Too many failed sign-in attempts. Try again in {minutes} minute"
+    flash(f"Too many failed {what}. Try again in {minutes} minute"
           f"{'' if minutes == 1 else 's'}.", "error")
     response = current_app.make_response((render_template(template, **context), 429))
     response.headers["Retry-After"] = str(math.ceil(wait_seconds))
@@ -89,11 +90,45 @@ def login():
         # A fresh session on login (no fixation); the CSRF token is regenerated with it.
         session.clear()
         session["user"] = user.username
+        session[STAMP_FIELD] = user.session_stamp
         csrf_token()
         return redirect(_safe_next(request.args.get("next")))
     if g.user is not None:
         return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", username="")
+
+
+@bp.route("/account", methods=("GET", "POST"))
+@login_required()
+def account():
+    """Change your own password: the current one, then the new one twice. Wrong current
+    passwords count towards the sign-in throttle, so this page is no way around it."""
+    context = {"min_password_chars": auth.MIN_PASSWORD_CHARS}
+    if request.method == "GET":
+        return render_template("auth/account.html", **context)
+    username = g.user.username
+    throttle, keys = login_throttle(), throttle_keys(username)
+    wait_seconds = throttle.retry_after_seconds(keys)
+    if wait_seconds:
+        return too_many_attempts(wait_seconds, "auth/account.html", "password attempts",
+                                 **context)
+    new_password = request.form.get("new_password", "")
+    if new_password != request.form.get("new_password_repeat", ""):
+        flash("The two new passwords do not match.", "error")
+        return render_template("auth/account.html", **context), 400
+    try:
+        user = auth.change_password(get_db(), username, request.form.get("current_password", ""),
+                                    new_password)
+    except auth.WrongPassword:
+        throttle.record_failure(keys)
+        flash("The current password is wrong.", "error")
+        return render_template("auth/account.html", **context), 400
+    except auth.AuthError as exc:
+        flash(f"Not changed: {exc}.", "error")
+        return render_template("auth/account.html", **context), 400
+    session[STAMP_FIELD] = user.session_stamp  # this session stays; others are signed out
+    flash("Password changed. Other signed-in sessions of yours have been signed out.", "info")
+    return redirect(url_for("auth.account"))
 
 
 @bp.route("/logout", methods=("POST",))

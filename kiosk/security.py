@@ -22,6 +22,8 @@ from passport import auth
 
 SECRET_KEY_FILE = "secret_key"
 CSRF_FIELD = "csrf_token"
+# The user's ``session_stamp`` at sign-in; a password change alters it and ends the session.
+STAMP_FIELD = "stamp"
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -64,7 +66,7 @@ def _load_user() -> None:
     username = session.get("user")
     if username:
         user = auth.get_user(get_db(), username)
-        if user is None or user.disabled:
+        if user is None or user.disabled or session.get(STAMP_FIELD) != user.session_stamp:
             session.clear()
         else:
             g.user = user

@@ -1,6 +1,8 @@
 """Staff users (argon2 password hashes, roles desk/admin) and API tokens (sha256 stored).
 
-A user row never leaves this module with its hash: callers get ``User``. An API token is
+A user row never leaves this module with its hash: callers get ``User``, whose
+``session_stamp`` (a digest of the hash, which changes with the password) lets the kiosk end
+sessions opened before a password change. An API token is
 shown once at creation; the store keeps only its SHA-256, so a leaked database does not
 leak usable tokens (the token is 256 random bits, so a plain hash is enough — no salt or
 slow hash is needed the way it is for passwords).
@@ -29,7 +31,7 @@ from passport import store
 ROLES = ("desk", "admin")
 TOKEN_PREFIX = "ppt_"
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
-MIN_PASSWORD_CHARS = 8
+MIN_PASSWORD_CHARS = 12  # for new passwords; existing ones keep working
 
 _hasher = PasswordHasher()
 
@@ -52,12 +54,18 @@ class UnknownUser(AuthError):
     """No user with that username."""
 
 
+class WrongPassword(AuthError):
+    """The current password given to confirm a change is wrong."""
+
+
 @dataclass(frozen=True)
 class User:
     username: str
     role: str
     created_at: str
     disabled: bool
+    session_stamp: str = ""  # changes whenever the password does
+
 
     @property
     def is_admin(self) -> bool:
@@ -72,8 +80,15 @@ class ApiClient:
     name: str
 
 
+def _session_stamp(password_hash: str) -> str:
+    # A digest of the salted argon2 hash: safe to keep in the (signed, readable) session
+    # cookie; it reveals nothing that helps guess the password.
+    return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()[:16]
+
+
 def _user(row: dict) -> User:
-    return User(row["username"], row["role"], row["created_at"], bool(row["disabled"]))
+    return User(row["username"], row["role"], row["created_at"], bool(row["disabled"]),
+                _session_stamp(row["password_hash"]))
 
 
 def _check_role(role: str) -> None:
@@ -120,14 +135,29 @@ def authenticate(db: sqlite_utils.Database, username: str, password: str) -> Use
     if row is None or row["disabled"]:
         return None
     if _hasher.check_needs_rehash(row["password_hash"]):
-        store.update_user(db, username, password_hash=_hasher.hash(password))
+        row = {**row, "password_hash": _hasher.hash(password)}
+        store.update_user(db, username, password_hash=row["password_hash"])
     return _user(row)
 
 
-def set_password(db: sqlite_utils.Database, username: str, password: str) -> None:
+def set_password(db: sqlite_utils.Database, username: str, password: str) -> User:
+    """Set a new password (an admin's reset, or the last step of ``change_password``)."""
     _check_password(password)
     if not store.update_user(db, username, password_hash=_hasher.hash(password)):
         raise UnknownUser(f"no user {username!r}")
+    return get_user(db, username)
+
+
+def change_password(
+    db: sqlite_utils.Database, username: str, current_password: str, new_password: str
+) -> User:
+    """A user's own change: ``current_password`` must verify (``WrongPassword`` if not);
+    the new one must be long enough and differ from it. Returns the updated user."""
+    if authenticate(db, username, current_password) is None:
+        raise WrongPassword("the current password is wrong")
+    if new_password == current_password:
+        raise AuthError("the new password must differ from the current one")
+    return set_password(db, username, new_password)
 
 
 def set_disabled(db: sqlite_utils.Database, username: str, disabled: bool) -> None:

@@ -3,6 +3,7 @@
 import hashlib
 
 import pytest
+from argon2 import PasswordHasher
 
 from passport import auth
 
@@ -51,10 +52,36 @@ def test_disable_and_last_admin(db):
 
 
 def test_set_password(db):
-    auth.create_user(db, "alice", "long enough pw")
-    auth.set_password(db, "alice", "a new password")
+    before = auth.create_user(db, "alice", "long enough pw")
+    after = auth.set_password(db, "alice", "a new password")
     assert auth.authenticate(db, "alice", "long enough pw") is None
-    assert auth.authenticate(db, "alice", "a new password") is not None
+    assert auth.authenticate(db, "alice", "a new password") == after
+    assert before.session_stamp and after.session_stamp != before.session_stamp
+    with pytest.raises(auth.AuthError, match="at least 12"):
+        auth.set_password(db, "alice", "elevenchars")
+    with pytest.raises(auth.UnknownUser):
+        auth.set_password(db, "ghost", "a new password")
+
+
+def test_change_password(db):
+    auth.create_user(db, "alice", "long enough pw")
+    with pytest.raises(auth.WrongPassword):
+        auth.change_password(db, "alice", "not my password", "a new password")
+    with pytest.raises(auth.WrongPassword):  # an unknown user looks the same
+        auth.change_password(db, "ghost", "long enough pw", "a new password")
+    with pytest.raises(auth.AuthError, match="differ"):
+        auth.change_password(db, "alice", "long enough pw", "long enough pw")
+    user = auth.change_password(db, "alice", "long enough pw", "a new password")
+    assert auth.authenticate(db, "alice", "a new password") == user
+    assert auth.authenticate(db, "alice", "long enough pw") is None
+
+
+def test_rehash_on_login_returns_the_new_stamp(db):
+    weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    auth.create_user(db, "alice", "long enough pw")
+    db.execute("UPDATE users SET password_hash = ?", [weak.hash("long enough pw")])
+    user = auth.authenticate(db, "alice", "long enough pw")  # upgrades the hash
+    assert user == auth.get_user(db, "alice")
 
 
 def test_tokens_stored_as_sha256_and_revocable(db):

@@ -103,6 +103,8 @@ ADMIN_FORMS = [
     ("/admin/site", {"site": ""}),
     ("/admin/users", {"username": "x1", "password": "long enough pw", "role": "desk"}),
     ("/admin/users/desk1/disable", {}),
+    ("/admin/users/password", {"username": "desk1", "new_password": "a new long password",
+                               "new_password_repeat": "a new long password"}),
     ("/admin/tokens", {"name": "t"}),
     ("/admin/tokens/1/revoke", {}),
     ("/admin/lists/publish", {"token": "0" * 32}),
@@ -111,6 +113,9 @@ ADMIN_FORMS = [
     ("/desk/undo", {}),
     ("/desk/decode", {}),
     ("/logout", {}),
+    ("/account", {"current_password": "correct horse battery",
+                  "new_password": "a new long password",
+                  "new_password_repeat": "a new long password"}),
 ]
 
 
@@ -121,7 +126,7 @@ def test_every_form_rejects_missing_csrf(kiosk_client, kiosk_login, path, data):
     assert response.status_code == 400 and b"CSRF" in response.data
 
 
-@pytest.mark.parametrize(("path", "data"), ADMIN_FORMS[:8])
+@pytest.mark.parametrize(("path", "data"), ADMIN_FORMS[:9])
 def test_admin_forms_need_admin(kiosk_client, kiosk_login, path, data):
     token = kiosk_login(kiosk_client, "desk1", "desk")
     assert kiosk_client.post(path, data={**data, "csrf_token": token}).status_code == 403
@@ -167,6 +172,7 @@ SIGNED_OUT = {
     "index": ("GET", "/", 302),
     "auth.login": ("GET", "/login", 200),
     "auth.logout": ("POST", "/logout", 400),
+    "auth.account": ("GET", "/account", 302),
     "desk.desk": ("GET", "/desk", 302),
     "desk.today": ("GET", "/desk/today", 302),
     "desk.undo": ("POST", "/desk/undo", 400),
@@ -180,6 +186,7 @@ SIGNED_OUT = {
     "admin.rollback_list": ("POST", "/admin/lists/1/rollback", 400),
     "admin.create_user": ("POST", "/admin/users", 400),
     "admin.toggle_user": ("POST", "/admin/users/x/disable", 400),
+    "admin.reset_password": ("POST", "/admin/users/password", 400),
     "admin.create_token": ("POST", "/admin/tokens", 400),
     "admin.revoke_token": ("POST", "/admin/tokens/1/revoke", 400),
     "api.check": ("POST", "/api/v1/check", 401),

@@ -26,7 +26,7 @@ def test_admin_create_from_stdin(db):
                           input="long enough pw\n")
     assert again.exit_code != 0 and "already exists" in again.output
     weak = runner.invoke(main, ["admin", "create", "bob", "--password-stdin"], input="short\n")
-    assert weak.exit_code != 0 and "at least 8" in weak.output
+    assert weak.exit_code != 0 and "at least 12" in weak.output
     listed = runner.invoke(main, ["admin", "list", "--json"])
     assert json.loads(listed.output)["users"][0]["username"] == "alice"
 
