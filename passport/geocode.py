@@ -33,6 +33,20 @@ def normalize_country(country: str | None) -> str:
             "CAN": "CA", "CANADA": "CA"}.get(text, text)
 
 
+# Codes people write that are not ISO 3166-1 alpha-2, with the code they mean.
+COUNTRY_CODE_MISTAKES = {"UK": "GB", "EL": "GR"}
+
+
+@functools.cache
+def iso_country_codes() -> frozenset[str]:
+    """Every ISO 3166-1 alpha-2 code, from the ``iso3166.tab`` that the tzdata package ships
+    (offline, kept current with the IANA time zone database)."""
+    from importlib.resources import files
+
+    text = files("tzdata").joinpath("zoneinfo", "iso3166.tab").read_text(encoding="utf-8")
+    return frozenset(line[:2] for line in text.splitlines() if line and not line.startswith("#"))
+
+
 def normalize_us_zip(code: str) -> str | None:
     """The 5-digit ZIP of ``code`` (ZIP+4 accepted; Excel's dropped leading zeros restored)."""
     text = str(code).strip()

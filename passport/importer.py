@@ -39,7 +39,14 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from passport.geocode import GeocodeError, geocode_postal, normalize_country, normalize_us_zip
+from passport.geocode import (
+    COUNTRY_CODE_MISTAKES,
+    GeocodeError,
+    geocode_postal,
+    iso_country_codes,
+    normalize_country,
+    normalize_us_zip,
+)
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # a full program list is ~60 KB; 5 MB leaves room for XLSX
 MAX_ROWS = 20_000
@@ -482,6 +489,11 @@ def _validate_row(row_number: int, row: dict[str, str], errors: list[RowError]
     elif not re.fullmatch(r"[A-Z]{2}", country):
         err("country", f"country '{row.get('country', '')[:40]}' is not a two-letter ISO "
                        "code (e.g. US, CA)")
+    elif country in COUNTRY_CODE_MISTAKES:
+        err("country", f"country '{country}' is not an ISO 3166 code; did you mean "
+                       f"'{COUNTRY_CODE_MISTAKES[country]}'?")
+    elif country not in iso_country_codes():
+        err("country", f"country '{country}' is not an ISO 3166 country code")
     record["country"] = country
 
     if country == "US" and record["postal_code"]:

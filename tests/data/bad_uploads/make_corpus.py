@@ -168,6 +168,10 @@ def main() -> None:
     csv_file("country_not_iso.csv", [HEADER, row(country="Narnia")],
              [[2, "country", "not a two-letter ISO code"]])
     csv_file("country_empty.csv", [HEADER, row(country="")], [[2, "country", "country is empty"]])
+    csv_file("country_uk.csv", [HEADER, row(country="UK")],
+             [[2, "country", "did you mean 'GB'"]])
+    csv_file("country_unassigned.csv", [HEADER, row(country="QQ")],
+             [[2, "country", "'QQ' is not an ISO 3166 country code"]])
     csv_file("website_javascript.csv", [HEADER, row(website="javascript:alert(1)")],
              [[2, "website", "must be an http:// or https:// address"]])
     csv_file("bad_yes_no.csv", ["id,name,country,latitude,longitude,proof_of_residence",
