@@ -49,9 +49,10 @@ exact geodesic (compiled) only for a residence point. No SQL.
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 ELIGIBLE = "ELIGIBLE"
@@ -238,6 +239,15 @@ class Decision:
         }
 
 
+def site_local_today(timezone_name: str | None) -> date:
+    """Today's date in an IANA time zone (UTC when the zone is missing or unknown)."""
+    try:
+        zone = zoneinfo.ZoneInfo(timezone_name) if timezone_name else None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = None
+    return datetime.now(zone or UTC).date()
+
+
 def covered_people(party: Party, membership: str | None) -> int:
     """How many of the party the membership covers (0 when no named member is present)."""
     if not party.named_present:
@@ -272,8 +282,9 @@ def decide(
 
     ``visit``/``home`` are institution ids (unknown ids become reasons, not errors; ``home``
     may be None only when ``card_reasons`` explain why no home is known). ``on`` is the visit
-    date in the visited site's local date and ``expires`` the card's last valid day (a card
-    is valid through its expiry date). ``residence`` is ``(lat_deg, lon_deg)``.
+    date in the visited site's local date (default: today there) and ``expires`` the card's
+    last valid day (a card is valid through its expiry date). ``residence`` is
+    ``(lat_deg, lon_deg)``.
     ``membership`` is ``"group"`` (default) or ``"individual"``. ``card`` is a JSON-ready
     summary of a verified card, ``card_reasons`` the card verification's failure codes.
     ``manual`` (default: no card given) adds the printed-card staff check.
@@ -332,6 +343,9 @@ def decide(
             else:
                 reasons.add(RESIDENCE_WITHIN_RADIUS)
 
+    if on is None and visit_row is not None:
+        # Not I/O, but the clock: the visit is today at the visited site, as at the desk.
+        on = site_local_today(visit_row.get("timezone"))
     if expires is not None and on is not None and on > expires:
         reasons.add(CARD_EXPIRED)
     if not party.named_present:

@@ -7,7 +7,8 @@ Synthetic institutions are placed with geographiclib's Direct problem (the refer
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+import zoneinfo
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -146,6 +147,15 @@ def test_card_expiry_on_the_visit_date(world, expires, admit):
     d = decide(world, "visit", "far", on=ON, expires=expires)
     assert d.admit is admit
     assert ("CARD_EXPIRED" in d.reasons) is (not admit)
+
+
+def test_visit_date_defaults_to_today_at_the_site(world):
+    """Without ``on``, expiry is checked against today in the visited site's time zone."""
+    d = decide(world, "visit", "far", expires=date(2020, 1, 1))
+    assert not d.admit and d.reasons == ["CARD_EXPIRED"]
+    today_there = datetime.now(zoneinfo.ZoneInfo("America/Chicago")).date()
+    assert d.on == today_there
+    assert decide(world, "visit", "far", expires=today_there + timedelta(days=1)).admit
 
 
 def test_expired_and_too_close_are_both_reported(world):
