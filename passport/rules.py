@@ -239,6 +239,23 @@ class Decision:
         }
 
 
+def format_miles(dist_miles: float, radius_miles: float | None = None) -> str:
+    """Miles for people: one decimal, more where one decimal would show the radius itself.
+
+    89.96 and 90.04 miles would both read "90.0" beside opposite decisions; they read
+    "89.96" and "90.04". Only a distance within a millionth of a mile of the radius (the
+    boundary, not eligible) reads as the radius.
+    """
+    text = f"{dist_miles:.1f}"
+    if radius_miles is None or abs(dist_miles - radius_miles) < 1e-6:
+        return text
+    decimals = 1
+    while float(text) == radius_miles and decimals < 6:
+        decimals += 1
+        text = f"{dist_miles:.{decimals}f}"
+    return text
+
+
 def site_local_today(timezone_name: str | None) -> date:
     """Today's date in an IANA time zone (UTC when the zone is missing or unknown)."""
     try:

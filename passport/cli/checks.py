@@ -7,7 +7,7 @@ import click
 from passport import checks, institutions
 from passport.cli import main
 from passport.cli._common import emit, fail, json_option, open_store
-from passport.rules import REASON_TEXT, Decision
+from passport.rules import REASON_TEXT, Decision, format_miles
 
 
 def _decision_text(d: Decision) -> str:
@@ -15,9 +15,11 @@ def _decision_text(d: Decision) -> str:
     who = f"{d.visit_name or d.visit}"
     lines = [f"{verdict}  {who} (list version {d.list_version}, {d.on})"]
     if d.home_distance_miles is not None:
-        lines.append(f"  home {d.home_name or d.home}: {d.home_distance_miles:.1f} miles")
+        miles = format_miles(d.home_distance_miles, d.radius_miles)
+        lines.append(f"  home {d.home_name or d.home}: {miles} miles")
     if d.residence_distance_miles is not None:
-        lines.append(f"  residence: {d.residence_distance_miles:.1f} miles")
+        miles = format_miles(d.residence_distance_miles, d.radius_miles)
+        lines.append(f"  residence: {miles} miles")
     if d.admit:
         lines.append(f"  covers {d.covered} of {d.party_size}")
     lines += [f"  {code}: {REASON_TEXT.get(code, code)}" for code in d.reasons]
@@ -106,11 +108,12 @@ def eligible(home, residence, postal, country, near, limit, as_json):
         key = "near_miles" if r["near"] else "distance_miles"
         lines = [f"{r['eligible_count']} eligible sites for members of {r['home']['name']} "
                  f"(list version {r['list_version']}):"]
-        lines += [f"  {e[key]:7.1f} mi  {e['name']} ({e['city']}, "
+        radius = r["radius_miles"]
+        lines += [f"  {format_miles(e[key], radius):>7} mi  {e['name']} ({e['city']}, "
                   f"{e['region'] or e['country']})" for e in r["eligible"]]
         lines.append(f"{len(r['ineligible'])} not eligible (too close):")
-        lines += [f"  {e['distance_miles']:7.1f} mi  {e['name']}  {', '.join(e['reasons'])}"
-                  for e in r["ineligible"]]
+        lines += [f"  {format_miles(e['distance_miles'], radius):>7} mi  {e['name']}  "
+                  f"{', '.join(e['reasons'])}" for e in r["ineligible"]]
         return "\n".join(lines)
 
     emit(result, as_json, text)
