@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 
 import click
@@ -36,6 +37,18 @@ def serve(host: str, port: int, threads: int, load_default: bool) -> None:
     from kiosk import create_app
     from kiosk.db import warm
 
+    # A port in use fails in one line before anything is written or printed. The probe is
+    # our own socket: waitress leaks its wake-up socket when its own bind fails.
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.create_server((host, port), family=family):
+            pass
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    app = create_app()
+    server = waitress.create_server(app, host=host, port=port, threads=threads,
+                                    ident="passport")
+
     db = open_store()
     if load_default:
         from passport import institutions
@@ -55,7 +68,6 @@ def serve(host: str, port: int, threads: int, load_default: bool) -> None:
             click.echo("  (shown once: keep it safe; add named staff users in /admin)")
     db.close()
 
-    app = create_app()
     info = warm(app)
     click.echo(f"Database: {app.config['DB']}")
     if info["list_version"] is None:
@@ -65,9 +77,13 @@ def serve(host: str, port: int, threads: int, load_default: bool) -> None:
         click.echo(f"Participant list version {info['list_version']} "
                    f"({info['institutions']} institutions); warm in {info['seconds']:.2f} s.")
     shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
-    click.echo(f"Kiosk ready at http://{shown_host}:{port}/desk  (Ctrl-C to stop)")
+    click.echo(f"Kiosk ready at http://{shown_host}:{server.effective_port}/desk  "
+               "(Ctrl-C to stop)")
     sys.stdout.flush()
-    waitress.serve(app, host=host, port=port, threads=threads, ident="passport")
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        click.echo("Stopped.")
 
 
 @main.group()
@@ -92,7 +108,9 @@ def _read_password(password_stdin: bool) -> str:
 def admin_create(username: str, role: str, password_stdin: bool, as_json: bool) -> None:
     """Create a staff user (prompts for the password unless --password-stdin).
 
-    Example: echo 's3cret-pass' | passport admin create alice --role desk --password-stdin
+    \b
+    Example:
+      echo 'correct-horse-staple' | passport admin create alice --role desk --password-stdin
     """
     db = open_store()
     try:
