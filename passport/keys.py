@@ -329,7 +329,10 @@ def trust_snapshot(db: sqlite_utils.Database) -> TrustSnapshot | None:
     found = _snapshots.get(stamp)
     if found is not None:
         return found
-    keys, revoked = load_trust(db)
+    try:
+        keys, revoked = load_trust(db)
+    except ValueError:  # a key row edited by hand into garbage: let only its cards fail
+        return None
     found = (MappingProxyType(keys), frozenset(revoked))
     # Rows read after the stamp are at least as new as it; keep them only if no write
     # slipped in between (else the next check reads them again under the new stamp).

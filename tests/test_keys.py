@@ -257,3 +257,13 @@ def test_a_store_without_a_trust_stamp_is_read_row_by_row(db):
         db.execute("INSERT INTO card_revocations (institution_id, member_id, revoked_at) "
                    "VALUES (?, ?, ?)", [HOME, "M-1", store.utc_now_iso()])
     assert cards.verify(db, good, EXPIRES).reasons == [cards.CARD_REVOKED]
+
+
+def test_a_garbled_key_row_fails_only_its_own_cards(db):
+    good, _ = _issuer_with_cards(db)
+    other_key = keys.list_keys(db, OTHER)[0]["key_id"]
+    with db.atomic():  # by hand: no store function writes an unreadable key
+        db.execute("UPDATE issuer_keys SET public_key = 'AAAA' WHERE key_id = ?", [other_key])
+    keys.revoke_card(db, HOME, "M-404")  # a new stamp: the snapshot is read again
+    assert keys.trust_snapshot(db) is None  # read row by row, as before snapshots
+    assert cards.verify(db, good, EXPIRES).valid
