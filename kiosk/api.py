@@ -159,11 +159,38 @@ def check():
     return jsonify(decision.to_json())
 
 
-def _party_size(body: dict) -> int:
-    value = body.get("party_size", 1)
+def _party_size(body: dict) -> int | None:
+    value = body.get("party_size")
+    if value is None:
+        return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise _bad(f"'party_size' must be a whole number, not {value!r}")
+    if not 1 <= value <= checkins.MAX_PARTY_SIZE:
+        raise _bad(f"'party_size' must be 1-{checkins.MAX_PARTY_SIZE}, not {value}")
     return value
+
+
+def party_from_size(party_size: int) -> rules.Party:
+    """The party a bare ``party_size`` stands for: the most generous split the 2026 rule
+    allows (up to 2 adults, the rest children), so a decision never denies cover that
+    the visitors could have had; a larger party still gets PARTY_TOO_LARGE."""
+    adults = min(party_size, 2)
+    return rules.Party(adults=adults, children=party_size - adults)
+
+
+def checkin_arguments(body: dict) -> tuple[dict, int]:
+    """``check_arguments`` plus the party being logged: the decision is made with the party
+    (``party``, or ``party_size`` split by ``party_from_size``; both must agree)."""
+    args = check_arguments(body)
+    party_size = _party_size(body)
+    party = args.get("party")
+    if party is not None and party_size is not None and party.size != party_size:
+        raise _bad(f"'party_size' {party_size} does not match 'party' "
+                   f"({party.adults} adults + {party.children} children = {party.size})")
+    if party is None:
+        party = party_from_size(party_size or 1)
+        args["party"] = party
+    return args, party.size
 
 
 @bp.post("/checkins")
@@ -174,8 +201,8 @@ def create_checkin():
         if key is not None and (original := checkins.find_by_key(db, key.strip())) is not None:
             return _checkin_response(original)
         body = _json_body()
-        party_size = _party_size(body)
-        decision = run_check(check_arguments(body))
+        args, party_size = checkin_arguments(body)
+        decision = run_check(args)
         staff_user, source = _actor()
         row = checkins.log_checkin(
             db, decision, party_size=party_size, staff_user=staff_user, source=source,

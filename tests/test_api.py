@@ -304,3 +304,64 @@ def test_new_list_version_used_without_restart(kiosk_client, bearer, listed, shi
     assert second["list_version"] == 2 and "HOME_NOT_PARTICIPATING" in second["reasons"]
     institutions.rollback(listed, 1)
     assert kiosk_client.post("/api/v1/check", json=body, headers=bearer).json["admit"] is True
+
+
+@pytest.fixture
+def individual_card(listed):
+    keys.create_key(listed, OMSI)
+    return cards.issue(listed, OMSI, "M-7", ["Ada Lovelace"], date(2099, 6, 30))
+
+
+def logged_reasons(db) -> list:
+    import json
+
+    return [json.loads(r[0]) for r in db.execute("SELECT reasons FROM checkins ORDER BY id")]
+
+
+def test_checkin_decided_with_the_logged_party_size(kiosk_client, bearer, individual_card, db):
+    """A bare party_size is decided as the most generous split (up to 2 adults, the rest
+    children): an individual card covers only its cardholder, so 3 is too large."""
+    response = kiosk_client.post("/api/v1/checkins", headers=bearer, json={
+        "visit": EXPLORATORIUM, "card": individual_card, "party_size": 3})
+    body = assert_matches(response, "/checkins", "post")
+    assert body["admit"] is True and body["party_size"] == 3
+    assert body["reasons"] == ["ELIGIBLE", "PARTY_TOO_LARGE"]
+    assert body["decision"]["covered"] == 1 and body["decision"]["party_size"] == 3
+    assert "PARTY_TOO_LARGE" in body["decision"]["text"]
+    assert logged_reasons(db) == [["ELIGIBLE", "PARTY_TOO_LARGE"]]
+
+
+def test_checkin_party_size_split_generously_for_a_group(kiosk_client, bearer, card):
+    three = kiosk_client.post("/api/v1/checkins", headers=bearer, json={
+        "visit": EXPLORATORIUM, "card": card, "party_size": 3}).json
+    assert three["reasons"] == ["ELIGIBLE"] and three["decision"]["covered"] == 3
+    seven = kiosk_client.post("/api/v1/checkins", headers=bearer, json={
+        "visit": EXPLORATORIUM, "card": card, "party_size": 7}).json
+    assert seven["reasons"] == ["ELIGIBLE", "PARTY_TOO_LARGE"]
+    assert seven["decision"]["covered"] == 6 and seven["party_size"] == 7
+
+
+def test_checkin_decided_with_the_logged_party(kiosk_client, bearer, card, db):
+    response = kiosk_client.post("/api/v1/checkins", headers=bearer, json={
+        "visit": EXPLORATORIUM, "card": card, "party": {"adults": 3, "children": 1}})
+    body = assert_matches(response, "/checkins", "post")
+    assert body["party_size"] == 4 and body["reasons"] == ["ELIGIBLE", "PARTY_TOO_LARGE"]
+    assert body["decision"]["covered"] == 3
+    agreeing = kiosk_client.post("/api/v1/checkins", headers=bearer, json={
+        "visit": EXPLORATORIUM, "card": card, "party": {"adults": 2, "children": 2},
+        "party_size": 4})
+    assert agreeing.status_code == 201 and agreeing.json["reasons"] == ["ELIGIBLE"]
+    manual = kiosk_client.post("/api/v1/checkins", headers=bearer, json={
+        "visit": EXPLORATORIUM, "home": OMSI, "membership": "individual",
+        "party": {"adults": 1, "children": 1}})
+    assert manual.json["reasons"] == ["ELIGIBLE", "PARTY_TOO_LARGE"]
+    assert logged_reasons(db)[-1] == ["ELIGIBLE", "PARTY_TOO_LARGE"]
+
+
+def test_checkin_party_and_party_size_must_agree(kiosk_client, bearer, card, db):
+    response = kiosk_client.post("/api/v1/checkins", headers=bearer, json={
+        "visit": EXPLORATORIUM, "card": card, "party": {"adults": 2, "children": 2},
+        "party_size": 3})
+    assert_error(response, 400, "invalid_input")
+    assert "party_size" in response.json["error"]["message"]
+    assert db.execute("SELECT COUNT(*) FROM checkins").fetchone()[0] == 0

@@ -8,6 +8,7 @@ made with ``PASSPORT_SCREENSHOTS=docs/screenshots``).
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from datetime import date
@@ -52,6 +53,7 @@ def server(tmp_path_factory):
         far = cards.issue(db, OMSI, "M-1042", ["Ada Lovelace", "Charles Babbage"],
                           date(2099, 6, 30), party_size=6)
         near = cards.issue(db, CHABOT, "C-7", ["Grace Hopper"], date(2099, 6, 30))
+        single = cards.issue(db, OMSI, "M-7", ["Alan Turing"], date(2099, 6, 30))
         app = create_app({"SECRET_KEY": "browser-test-secret"})
         with app.app_context():
             set_kiosk_site(EXPLORATORIUM)
@@ -61,7 +63,7 @@ def server(tmp_path_factory):
         thread.start()
         try:
             yield {"url": f"http://127.0.0.1:{httpd.server_port}", "db": db,
-                   "far": far, "near": near}
+                   "far": far, "near": near, "single": single}
         finally:
             httpd.shutdown()
             thread.join(timeout=10)
@@ -131,16 +133,24 @@ def test_scan_admit_confirm_and_find_in_log(desk, server, tmp_path):
     assert desk.evaluate("document.activeElement.id") == "scan"  # ready for the next scan
     screenshot(desk, "desk-admit.png", tmp_path)
 
-    # keyboard only: "3" + Enter sets the party size, Enter on the empty field logs it
-    scan(desk, "3")
-    assert desk.input_value("#party-size") == "3"
+    # keyboard only: "2+5" + Enter sets 2 adults and 5 children and re-decides with that
+    # party (a group covers 2 adults + 4 children); Enter on the empty field logs it
+    assert desk.inner_text("#r-party") == "Party of 1 (1 adult + 0 children): covers all 1"
+    scan(desk, "2+5")
+    assert desk.input_value("#party-adults") == "2"
+    assert desk.input_value("#party-children") == "5"
+    desk.wait_for_selector("#r-party:has-text('covers 6 of 7: the others pay')")
+    assert "do not cover the whole party" not in desk.inner_text("#r-reasons")
+    assert "does not cover the whole party" in desk.inner_text("#r-reasons")
     desk.keyboard.press("Enter")
     desk.wait_for_selector("#logged:has-text('Logged #')")
+    assert "covers 6 of 7" in desk.inner_text("#logged")
     rows = log_rows(server["db"])
     assert len(rows) == before + 1
     row = rows[-1]
     assert (row["admit"], row["party_size"], row["home"], row["staff_user"]) == (
-        1, 3, OMSI, "desk1")
+        1, 7, OMSI, "desk1")
+    assert json.loads(row["reasons"]) == ["ELIGIBLE", "PARTY_TOO_LARGE"]
     entry = desk.locator(f"#log li[data-id='{row['id']}']")
     entry.wait_for()
     assert "ADMIT" in entry.inner_text() and "Ada Lovelace" in entry.inner_text()
@@ -205,3 +215,23 @@ def test_photo_of_card_decoded_on_server(desk, server, tmp_path):
     desk.wait_for_selector("#verdict.admit")
     assert desk.inner_text("#r-names") == "Ada Lovelace, Charles Babbage"
     assert desk.evaluate("document.activeElement.id") == "scan"
+
+
+def test_individual_card_party_re_decided_before_logging(desk, server):
+    """An individual membership covers its cardholder only: staff enter the party in the
+    confirm step, see who pays, and the logged decision is the one with that party."""
+    scan(desk, server["single"])
+    desk.wait_for_selector("#verdict.admit")
+    assert "covers all 1" in desk.inner_text("#r-party")
+    desk.fill("#party-children", "2")
+    desk.wait_for_selector("#r-party:has-text('covers 1 of 3: the others pay')")
+    desk.click("#confirm")
+    desk.wait_for_selector("#logged:has-text('Logged #')")
+    row = log_rows(server["db"])[-1]
+    assert row["party_size"] == 3
+    assert json.loads(row["reasons"]) == ["ELIGIBLE", "PARTY_TOO_LARGE"]
+    # a bare number + Enter sets the adults
+    scan(desk, server["single"])
+    desk.wait_for_selector("#r-party:has-text('covers all 1')")
+    scan(desk, "3")
+    desk.wait_for_selector("#r-party:has-text('3 adults + 0 children): covers 1 of 3')")

@@ -6,8 +6,10 @@
   const data = JSON.parse(document.getElementById("desk-data").textContent);
   const $ = (id) => document.getElementById(id);
   const names = {}; // institution id -> "Name, City" as seen in typeahead answers
-  let current = null; // {body, decision, key, logged}
+  let current = null; // {body, decision, key, logged, party}
   let stream = null;
+  let partyTimer = null;
+  let partySeq = 0; // answers to older party re-checks are ignored
 
   function newKey() {
     // getRandomValues works on plain-http LAN kiosks too (randomUUID needs a secure context).
@@ -80,7 +82,16 @@
     return "Ask: group or individual membership?";
   }
 
-  function render(decision, body) {
+  function partyLine(decision, party) {
+    const size = party.adults + party.children;
+    const who = `${party.adults} adult${party.adults === 1 ? "" : "s"} + ${party.children} child${party.children === 1 ? "" : "ren"}`;
+    if (!decision.admit) return `Party of ${size} (${who}): not admitted`;
+    const covered = decision.covered;
+    if (covered >= size) return `Party of ${size} (${who}): covers all ${size}`;
+    return `Party of ${size} (${who}): covers ${covered} of ${size}: the others pay`;
+  }
+
+  function render(decision, body, { resetParty = true } = {}) {
     const admit = Boolean(decision.admit);
     const verdict = $("verdict");
     verdict.className = `verdict ${admit ? "admit" : "deny"}`;
@@ -112,10 +123,57 @@
     text("r-terms", decision.terms || "");
     $("r-terms-box").hidden = !decision.terms;
     $("confirm").textContent = admit ? "Log admission" : "Log denial";
-    $("confirm").disabled = false;
-    $("party-size").value = "1";
-    text("logged", "");
+    if (resetParty) {
+      // Default from the card: one adult (the named cardholder), individual or group.
+      $("party-adults").value = "1";
+      $("party-children").value = "0";
+      $("confirm").disabled = false;
+      text("logged", "");
+    }
+    text("r-party", partyLine(decision, readParty() || { adults: 1, children: 0 }));
     $("result").hidden = false;
+  }
+
+  function readParty() {
+    const adults = Number($("party-adults").value || "0");
+    const children = Number($("party-children").value || "0");
+    const whole = (n) => Number.isInteger(n) && n >= 0 && n <= 50;
+    if (!whole(adults) || !whole(children) || adults + children < 1 || adults + children > 50) return null;
+    return { adults, children };
+  }
+
+  // Re-decide with the party at the desk (the 2026 party rule), before it is logged.
+  async function redecideParty() {
+    if (!current || current.logged) return;
+    const party = readParty();
+    if (!party) {
+      showError("A party is 1 to 50 people: adults and children are whole numbers.");
+      return;
+    }
+    showError("");
+    current.key = newKey(); // a different request from here on: never replay an older one
+    current.party = party;
+    const seq = ++partySeq;
+    try {
+      const decision = await api(data.urls.check, { method: "POST", body: { ...current.body, party } });
+      if (seq !== partySeq || !current || current.logged) return;
+      current.decision = decision;
+      render(decision, current.body, { resetParty: false });
+    } catch (err) {
+      showError(err.message);
+    }
+  }
+
+  function partyChanged() {
+    clearTimeout(partyTimer);
+    partyTimer = setTimeout(redecideParty, 150);
+  }
+
+  function setParty(adults, children) {
+    $("party-adults").value = String(adults);
+    if (children !== undefined) $("party-children").value = String(children);
+    clearTimeout(partyTimer);
+    redecideParty();
   }
 
   function clearResult() {
@@ -131,7 +189,7 @@
     busy("Checking…");
     try {
       const decision = await api(data.urls.check, { method: "POST", body });
-      current = { body, decision, key: newKey(), logged: false };
+      current = { body, decision, key: newKey(), logged: false, party: { adults: 1, children: 0 } };
       render(decision, body);
     } catch (err) {
       current = null;
@@ -145,21 +203,33 @@
 
   async function confirmLog() {
     if (!current || current.logged) return;
-    const partySize = parseInt($("party-size").value, 10);
-    if (!(partySize >= 1 && partySize <= 50)) {
-      showError("Party size must be 1 to 50.");
+    const party = readParty();
+    if (!party) {
+      showError("A party is 1 to 50 people: adults and children are whole numbers.");
       return;
     }
+    if (party.adults !== current.party.adults || party.children !== current.party.children) {
+      current.key = newKey(); // the party changed since the last re-check
+      current.party = party;
+    }
+    clearTimeout(partyTimer);
+    partySeq++; // the logged decision below supersedes any party re-check in flight
     $("confirm").disabled = true;
     try {
-      // The same key on a retry (double press, flaky network) never logs twice.
+      // The same key on a retry (double press, flaky network) never logs twice; the server
+      // decides again with this party, and that decision is the one logged.
       const row = await api(data.urls.checkins, {
         method: "POST",
-        body: { ...current.body, party_size: partySize },
+        body: { ...current.body, party },
         headers: { "Idempotency-Key": current.key },
       });
       current.logged = true;
-      text("logged", `Logged #${row.id}: ${row.admit ? "admitted" : "denied"}, party of ${row.party_size}.`);
+      if (row.decision) {
+        current.decision = row.decision;
+        render(row.decision, current.body, { resetParty: false });
+      }
+      const covers = row.decision && row.admit ? ` (covers ${row.decision.covered} of ${row.party_size})` : "";
+      text("logged", `Logged #${row.id}: ${row.admit ? "admitted" : "denied"}, party of ${row.party_size}${covers}.`);
       await refreshLog();
     } catch (err) {
       $("confirm").disabled = false;
@@ -211,6 +281,7 @@
       busy(`Undid #${row.undoes}.`);
       if (current && current.logged) {
         current.logged = false;
+        current.key = newKey(); // logging again is a new entry, not a replay of the undone one
         $("confirm").disabled = false;
       }
       await refreshLog();
@@ -229,8 +300,10 @@
     scan.value = "";
     if (!value) {
       confirmLog();
-    } else if (current && /^\d{1,2}$/.test(value)) {
-      $("party-size").value = value;
+    } else if (current && /^\d{1,2}(\+\d{1,2})?$/.test(value)) {
+      // "3" → 3 adults; "2+3" → 2 adults and 3 children
+      const [adults, children] = value.split("+");
+      setParty(Number(adults), children === undefined ? undefined : Number(children));
     } else {
       check({ visit: data.site, card: value });
     }
@@ -240,6 +313,8 @@
     confirmLog();
   });
   $("clear").addEventListener("click", clearResult);
+  $("party-adults").addEventListener("input", partyChanged);
+  $("party-children").addEventListener("input", partyChanged);
   $("undo").addEventListener("click", undo);
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && !event.defaultPrevented) clearResult();
