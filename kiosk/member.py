@@ -10,11 +10,24 @@ from markupsafe import Markup
 from kiosk.api import eligible_arguments, run_eligible
 from kiosk.db import active_list, get_db
 from kiosk.errors import ApiError
-from passport import cards, institutions, qr
+from passport import cards, institutions, qr, rules
 
 bp = Blueprint("member", __name__)
 
 MAX_PAYLOAD_CHARS = 4000
+
+# A site's structured terms a member should see, in this order (from the decision's notes,
+# staff checks or, for a site that is not free, its reasons). CHECK_RESIDENCE ("ask where
+# the member lives") is for the desk: the page offers the ZIP field for it instead.
+MEMBER_TERM_CODES = (rules.STORE_DISCOUNT_ONLY, rules.LOCAL_RULE_HONOURED,
+                     rules.CHECK_PROOF_OF_RESIDENCE, rules.CHECK_RESERVATION,
+                     rules.LOCAL_DISCOUNT)
+
+
+def member_terms(entry: dict) -> list[str]:
+    """The codes of ``MEMBER_TERM_CODES`` that apply to one entry of ``checks.eligible``."""
+    codes = {*entry.get("notes", ()), *entry.get("staff_checks", ()), *entry.get("reasons", ())}
+    return [code for code in MEMBER_TERM_CODES if code in codes]
 
 
 def _institutions() -> tuple[int | None, list[dict]]:
@@ -34,10 +47,13 @@ def eligible():
             result = run_eligible(eligible_arguments(request.args))
         except ApiError as exc:
             error = exc.message
+        else:
+            for entry in (*result["eligible"], *result["ineligible"]):
+                entry["member_terms"] = member_terms(entry)
     status = 400 if error else 200
     return render_template(
         "member/eligible.html", choices=choices, list_version=version, result=result,
-        error=error, args=request.args,
+        error=error, args=request.args, reason_text=rules.REASON_TEXT,
     ), status
 
 

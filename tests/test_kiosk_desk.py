@@ -126,3 +126,62 @@ def test_nothing_loaded_from_a_cdn():
     vendor = kiosk_dir / "static" / "vendor"
     assert (vendor / "jsQR.js").stat().st_size > 100_000
     assert "Apache License" in (vendor / "jsQR.LICENSE").read_text()
+
+
+TERMS = {  # home OMSI: site -> structured terms (distances from OMSI in the comments)
+    "eugene-science-center-eugene": {"store_discount_only": "1"},  # 102 mi
+    "sunriver-nature-center-observatory-sunriver": {"reservation_required": "1"},  # 127 mi
+    "pacific-science-center-seattle": {"proof_of_residence": "1"},  # 147 mi
+    "evergreen-aviation-space-museum-mcminnville": {"local_radius_miles": "30"},  # 31 mi
+    "gilbert-house-childrens-museum-salem": {"local_discount_percent": "50"},  # 43 mi
+}
+
+
+@pytest.fixture
+def terms_list(db, shipped_csv, tmp_path):
+    """The shipped list with one site of each kind of structured term."""
+    import csv
+
+    with shipped_csv.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    extra = ["reservation_required", "store_discount_only", "local_radius_miles",
+             "local_discount_percent"]
+    path = tmp_path / "terms.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*rows[0], *extra])
+        writer.writeheader()
+        for row in rows:
+            row["proof_of_residence"] = "0"
+            writer.writerow({**row, **TERMS.get(row["id"], {})})
+    institutions.import_file(db, path)
+
+
+def site_item(html: str, name: str) -> str:
+    """The text of one site's entry: from its name to the next site's name."""
+    start = html.index(name)
+    ends = [i for i in (html.find("<strong>", start + 1), html.find("\n        <li>", start))
+            if i != -1]
+    return html[start:min(ends) if ends else len(html)]
+
+
+def test_member_eligible_page_shows_structured_terms(kiosk_client, terms_list):
+    from passport.rules import REASON_TEXT
+
+    from html import unescape
+
+    html = unescape(kiosk_client.get(f"/eligible?home={OMSI}").data.decode())
+    listed = eligible_section(html)
+    store = site_item(listed, "Eugene Science Center")
+    assert "Member benefit: store discount" in store
+    assert REASON_TEXT["STORE_DISCOUNT_ONLY"] in store
+    assert REASON_TEXT["CHECK_RESERVATION"] in site_item(listed, "Sunriver Nature Center")
+    assert REASON_TEXT["CHECK_PROOF_OF_RESIDENCE"] in site_item(listed, "Pacific Science Center")
+    local = site_item(listed, "Evergreen Aviation")
+    assert REASON_TEXT["LOCAL_RULE_HONOURED"] in local
+    # only the sites with terms carry them; the staff-only residence question is not shown
+    assert listed.count('data-code="') == 4
+    assert REASON_TEXT["CHECK_RESIDENCE"] not in html
+    assert "Member benefit" not in site_item(listed, "Pacific Science Center")
+    not_free = html[html.index("too close or not covered"):]
+    discount = site_item(not_free, "Gilbert House")
+    assert REASON_TEXT["LOCAL_DISCOUNT"] in discount and "(50% off)" in discount
