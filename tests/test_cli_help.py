@@ -20,3 +20,16 @@ def test_every_command_has_help():
         result = runner.invoke(main, [*path, "--help"])
         assert result.exit_code == 0, (path, result.output)
         assert "Usage:" in result.output
+
+
+def test_usage_errors_are_one_line_on_stderr():
+    runner = CliRunner()
+    for args in (["check", "--home", "x"], ["diff", "a", "b"], ["nosuch"],
+                 ["check", "--visit", "a", "--home", "b", "--card-image", "/no/such.png"],
+                 ["admin", "create", "eve", "--role", "root", "--password-stdin"]):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.stdout == ""
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: "), (args, result.stderr)
+        assert "--help" in lines[0]

@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from click.testing import CliRunner
+
+from passport.cli import main
+
 BAD = Path(__file__).resolve().parent / "data" / "bad_uploads"
 
 
@@ -78,3 +82,21 @@ def test_installed_entry_point_runs_as_a_subprocess(db_path, shipped_csv):
                           capture_output=True, text=True, check=False, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["version"] == 1
+
+
+def test_read_commands_never_create_a_store(tmp_path, monkeypatch):
+    """A mistyped $PASSPORT_DB must not look like an empty store."""
+    runner = CliRunner()
+    missing = tmp_path / "typo" / "passport.sqlite"
+    monkeypatch.setenv("PASSPORT_DB", str(missing))
+    for args in (["versions"], ["institutions"], ["diff", "1", "2"], ["admin", "list"],
+                 ["check", "--visit", "a", "--home", "b"], ["import", "x.csv", "--dry-run"]):
+        result = runner.invoke(main, args)
+        assert result.exit_code != 0, args
+        assert result.output.strip().count("\n") == 0, result.output
+    assert not missing.parent.exists()
+    missing = tmp_path / "passport-typo.sqlite"
+    monkeypatch.setenv("PASSPORT_DB", str(missing))
+    result = runner.invoke(main, ["versions"])
+    assert result.exit_code == 1 and "no passport store at" in result.output
+    assert not missing.exists()

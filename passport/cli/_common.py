@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -13,10 +14,21 @@ from passport import store
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 
 
-def open_store():
-    """Open the store named by $PASSPORT_DB (or the instance default) or fail in one line."""
+def open_store(*, must_exist: bool = False):
+    """Open the store named by $PASSPORT_DB (or the instance default) or fail in one line.
+
+    ``must_exist`` for commands that only read: a mistyped $PASSPORT_DB must not look like
+    an empty store. An explicit $PASSPORT_DB folder is never created (only the default
+    instance folder is).
+    """
+    path = store.default_db_path()
+    if must_exist and not path.exists():
+        fail(f"no passport store at {path}, so no participant list: check $PASSPORT_DB, "
+             "or import a list first (passport import FILE)")
+    if os.environ.get(store.DB_ENV_VAR) and not path.parent.is_dir():
+        fail(f"the folder of $PASSPORT_DB does not exist: {path.parent}")
     try:
-        return store.open_db()
+        return store.open_db(path)
     except store.StoreError as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -277,7 +277,7 @@ def keys_list(institution, as_json):
     Example:
       passport keys list --json
     """
-    found = keys.list_keys(open_store(), institution)
+    found = keys.list_keys(open_store(must_exist=True), institution)
     emit({"keys": found}, as_json,
          lambda r: "\n".join(_key_line(k) for k in r["keys"]) or "no keys")
 
@@ -299,7 +299,7 @@ def trust_export(file, as_json):
     Example:
       passport trust export trust.json
     """
-    data = keys.export_trust(open_store())
+    data = keys.export_trust(open_store(must_exist=True))
     text = json.dumps(data, indent=2) + "\n"
     if file is None:
         click.echo(text, nl=False)

@@ -65,7 +65,7 @@ def check(visit, home, card, card_image, residence, postal, country, on, expires
     if adults is not None or children is not None or no_named_member:
         party = {"adults": 1 if adults is None else adults,
                  "children": children or 0, "named_present": not no_named_member}
-    db = open_store()
+    db = open_store(must_exist=True)
     try:
         decision = checks.check(db, visit, home=home, card=card, card_image=card_image,
                                 residence=residence, postal=postal, country=country, on=on,
@@ -95,7 +95,7 @@ def eligible(home, residence, postal, country, near, limit, as_json):
       passport eligible --home exploratorium-san-francisco --postal 94110 --country US \\
         --near 34.05,-118.24 --limit 10 --json
     """
-    db = open_store()
+    db = open_store(must_exist=True)
     try:
         result = checks.eligible(db, home, residence=residence, postal=postal,
                                  country=country, near=near, limit=limit)

@@ -92,7 +92,7 @@ def versions(as_json: bool) -> None:
 
     Example: passport versions --json
     """
-    db = open_store()
+    db = open_store(must_exist=True)
     try:
         rows = institutions.list_versions(db)
     finally:
@@ -121,7 +121,7 @@ def diff(a: int, b: int, as_json: bool) -> None:
 
     Example: passport diff 1 2
     """
-    db = open_store()
+    db = open_store(must_exist=True)
     try:
         result = institutions.diff_versions(db, a, b)
     except institutions.UnknownListVersion as exc:
@@ -140,7 +140,7 @@ def rollback(version: int, actor: str | None, as_json: bool) -> None:
 
     Example: passport rollback 3
     """
-    db = open_store()
+    db = open_store(must_exist=True)
     try:
         result = institutions.rollback(db, version, actor=actor)
     except institutions.UnknownListVersion as exc:
@@ -163,7 +163,7 @@ def institutions_cmd(text: str | None, limit: int | None, as_json: bool) -> None
     Example:
       passport institutions --search "science center" --limit 5 --json
     """
-    db = open_store()
+    db = open_store(must_exist=True)
     try:
         version = institutions.active_version(db)
         rows = institutions.search(db, text, limit)

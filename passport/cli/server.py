@@ -130,7 +130,7 @@ def admin_list(as_json: bool) -> None:
     """
     users = [
         {"username": u.username, "role": u.role, "created_at": u.created_at, "disabled": u.disabled}
-        for u in auth.list_users(open_store())
+        for u in auth.list_users(open_store(must_exist=True))
     ]
     emit({"users": users}, as_json, lambda p: "\n".join(
         f"{u['username']}\t{u['role']}\t{'disabled' if u['disabled'] else 'active'}"
@@ -164,7 +164,7 @@ def token_list(as_json: bool) -> None:
 
     Example: passport token list
     """
-    rows = auth.list_tokens(open_store())
+    rows = auth.list_tokens(open_store(must_exist=True))
     emit({"tokens": rows}, as_json, lambda p: "\n".join(
         f"{t['id']}\t{t['name']}\t{'revoked ' + t['revoked_at'] if t['revoked_at'] else 'live'}"
         for t in p["tokens"]) or "no tokens")
