@@ -235,3 +235,21 @@ def test_individual_card_party_re_decided_before_logging(desk, server):
     desk.wait_for_selector("#r-party:has-text('covers all 1')")
     scan(desk, "3")
     desk.wait_for_selector("#r-party:has-text('3 adults + 0 children): covers 1 of 3')")
+
+
+def test_desk_distance_text_matches_the_member_pages(desk):
+    """static/miles.js follows kiosk.display.format_miles (the pages' Jinja filter)."""
+    import random
+
+    from kiosk.display import format_miles
+
+    rng = random.Random(7)
+    values = [90.037, 89.887, 90.0, 89.999, 90.004, 90.0001, 91.2, 532.08, 12.04, 0.25,
+              90.125, 90.995, 91.0, 89.0, 88.95]
+    values += [rng.uniform(88.5, 91.5) for _ in range(300)] + [rng.uniform(0, 3000)
+                                                               for _ in range(100)]
+    for radius in (90.0, 60.0):
+        shown = desk.evaluate("([values, radius]) => values.map((v) => formatMiles(v, radius))",
+                              [values, radius])
+        assert shown == [format_miles(v, radius) for v in values]
+    assert desk.evaluate("formatMiles(90.004, null)") == "more than 90"

@@ -104,9 +104,10 @@ def eligible_section(html: str) -> str:
     return html[start:html.index("</ol>", start)]
 
 
-def listed_miles(html: str) -> list[int]:
+def listed_miles(html: str) -> list[float]:
     section = eligible_section(html)
-    return [int(part.split(" mi<")[0]) for part in section.split('class="distance">')[1:]]
+    return [float(part.split(" mi<")[0].removeprefix("more than "))
+            for part in section.split('class="distance">')[1:]]
 
 
 def test_desk_fetch_errors_are_json(desk):

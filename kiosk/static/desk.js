@@ -59,8 +59,8 @@
 
   function text(id, value) { $(id).textContent = value; }
 
-  function miles(value) {
-    return value === null || value === undefined ? null : `${Number(value).toFixed(1)} miles`;
+  function miles(value, radius) {
+    return value === null || value === undefined ? null : `${window.formatMiles(value, radius)} miles`;
   }
 
   function reasonText(code) { return data.reasonText[code] || code; }
@@ -109,9 +109,9 @@
     text("r-covered", coverage((card && card.membership) || body.membership));
     const homeId = decision.home || (card && card.issuer_id) || "";
     const homeName = decision.home_name || names[homeId] || homeId || "unknown";
-    const homeMiles = miles(decision.home_distance_miles);
+    const homeMiles = miles(decision.home_distance_miles, decision.radius_miles);
     text("r-home", homeMiles ? `${homeName} — ${homeMiles} away` : homeName);
-    const resMiles = miles(decision.residence_distance_miles);
+    const resMiles = miles(decision.residence_distance_miles, decision.radius_miles);
     text("r-residence", resMiles ? `${resMiles} away` : "not known");
     text("r-card", card ? `member ${card.member_id || "?"}, expires ${card.expires || "?"}` : "printed card (no QR)");
     text("r-version", decision.list_version === null || decision.list_version === undefined ? "—" : String(decision.list_version));
