@@ -78,33 +78,53 @@ def _date(body: dict, name: str) -> date | None:
         raise _bad(f"'{name}' must be a date YYYY-MM-DD, not {text!r}") from exc
 
 
-def _coord(value: Any, name: str, limit_deg: float) -> float:
+def _is_json_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _coord(value: Any, name: str, limit_deg: float, text_ok: bool) -> float:
+    """Degrees: a JSON number in a body; query strings (``text_ok``) are parsed."""
+    if not (_is_json_number(value) or (text_ok and isinstance(value, str))):
+        raise _bad(f"{name} must be a number of degrees, not {value!r}")
     try:
         number = float(value)
     except (TypeError, ValueError) as exc:
         raise _bad(f"{name} must be a number of degrees, not {value!r}") from exc
-    if isinstance(value, bool) or not math.isfinite(number) or abs(number) > limit_deg:
+    if not math.isfinite(number) or abs(number) > limit_deg:
         raise _bad(f"{name} must be between -{limit_deg:g} and {limit_deg:g}, not {value!r}")
     return number
 
 
-def _lat_lon(lat: Any, lon: Any, what: str) -> tuple[float, float]:
-    return _coord(lat, f"{what} lat", 90.0), _coord(lon, f"{what} lon", 180.0)
+def _lat_lon(lat: Any, lon: Any, what: str, text_ok: bool = False) -> tuple[float, float]:
+    return (_coord(lat, f"{what} lat", 90.0, text_ok),
+            _coord(lon, f"{what} lon", 180.0, text_ok))
 
 
-def _party(body: dict):
+PARTY_FIELDS = ("adults", "children", "named_present")
+
+
+def _party(body: dict) -> rules.Party | None:
+    """``party`` checked field by field here (JSON types: whole numbers, a boolean), so a
+    string or a fraction is a 400 naming the field, never silently converted."""
     party = body.get("party")
     if party is None:
         return None
     if not isinstance(party, dict):
         raise _bad("'party' must be an object {adults, children, named_present}")
+    unknown = sorted(set(party) - set(PARTY_FIELDS))
+    if unknown:
+        raise _bad(f"'party' has unknown field(s) {', '.join(unknown)}; "
+                   f"use {', '.join(PARTY_FIELDS)}")
+    values = {"adults": party.get("adults", 1), "children": party.get("children", 0)}
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise _bad(f"'party.{name}' must be a whole number >= 0, not {value!r}")
+    named_present = party.get("named_present", True)
+    if not isinstance(named_present, bool):
+        raise _bad(f"'party.named_present' must be true or false, not {named_present!r}")
     try:
-        return rules.Party(
-            adults=int(party.get("adults", 1)),
-            children=int(party.get("children", 0)),
-            named_present=bool(party.get("named_present", True)),
-        )
-    except (TypeError, ValueError) as exc:
+        return rules.Party(**values, named_present=named_present)
+    except ValueError as exc:
         raise _bad(f"bad 'party': {exc}") from exc
 
 
@@ -257,7 +277,7 @@ def _pair(text: str, name: str) -> tuple[float, float]:
     lat, sep, lon = text.partition(",")
     if not sep:
         raise _bad(f"'{name}' must be LAT,LON, not {text!r}")
-    return _lat_lon(lat, lon, name)
+    return _lat_lon(lat, lon, name, text_ok=True)
 
 
 def eligible_arguments(args) -> dict:
@@ -269,7 +289,8 @@ def eligible_arguments(args) -> dict:
     if args.get("residence"):
         out["residence"] = _pair(args["residence"], "residence")
     elif args.get("lat") or args.get("lon"):
-        out["residence"] = _lat_lon(args.get("lat"), args.get("lon"), "residence")
+        out["residence"] = _lat_lon(args.get("lat"), args.get("lon"), "residence",
+                                    text_ok=True)
     if args.get("postal"):
         if "residence" in out:
             raise _bad("send either a residence (lat/lon) or 'postal', not both")

@@ -365,3 +365,39 @@ def test_checkin_party_and_party_size_must_agree(kiosk_client, bearer, card, db)
     assert_error(response, 400, "invalid_input")
     assert "party_size" in response.json["error"]["message"]
     assert db.execute("SELECT COUNT(*) FROM checkins").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize(("extra", "field"), [
+    ({"residence": {"lat": "37.8", "lon": -122.4}}, "residence lat"),
+    ({"residence": {"lat": 37.8, "lon": "-122.4"}}, "residence lon"),
+    ({"residence": {"lat": True, "lon": -122.4}}, "residence lat"),
+    ({"residence": {"lat": None, "lon": -122.4}}, "residence lat"),
+    ({"party": {"adults": 2.5}}, "party.adults"),
+    ({"party": {"adults": "2"}}, "party.adults"),
+    ({"party": {"adults": True}}, "party.adults"),
+    ({"party": {"adults": 1, "children": "1"}}, "party.children"),
+    ({"party": {"adults": 1, "children": 1.0}}, "party.children"),
+    ({"party": {"named_present": "yes"}}, "party.named_present"),
+    ({"party": {"named_present": 1}}, "party.named_present"),
+    ({"party": {"adult": 2}}, "adult"),
+    ({"party": {"adults": 0, "children": 0}}, "party"),
+    ({"party_size": True}, "party_size"),
+    ({"party_size": 2.0}, "party_size"),
+])
+def test_json_types_checked_naming_the_field(kiosk_client, bearer, db, extra, field):
+    body = {"visit": EXPLORATORIUM, "home": OMSI, **extra}
+    paths = ["/api/v1/checkins"] if "party_size" in extra else ["/api/v1/check",
+                                                                 "/api/v1/checkins"]
+    for path in paths:
+        response = kiosk_client.post(path, json=body, headers=bearer)
+        assert_error(response, 400, "invalid_input")
+        assert field in response.json["error"]["message"], response.json
+    assert db.execute("SELECT COUNT(*) FROM checkins").fetchone()[0] == 0
+
+
+def test_json_numbers_accepted(kiosk_client, bearer):
+    response = kiosk_client.post("/api/v1/check", headers=bearer, json={
+        "visit": EXPLORATORIUM, "home": OMSI, "residence": {"lat": 45, "lon": -122.6},
+        "party": {"adults": 2, "children": 0, "named_present": True}})
+    body = assert_matches(response, "/check", "post")
+    assert body["admit"] is True and body["party_size"] == 2
