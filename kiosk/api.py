@@ -46,6 +46,13 @@ def _actor() -> tuple[str, str]:
     return g.user.username, "desk"
 
 
+def _key_scope() -> str:
+    """Idempotency keys are per client: ``t<token id>`` or ``s:<username>`` (the desk)."""
+    if g.api_client is not None:
+        return f"t{g.api_client.token_id}"
+    return f"s:{g.user.username}"
+
+
 def _bad(message: str, code: str = "invalid_input") -> ApiError:
     return ApiError(400, code, message)
 
@@ -216,27 +223,27 @@ def checkin_arguments(body: dict) -> tuple[dict, int]:
 @bp.post("/checkins")
 def create_checkin():
     key = request.headers.get("Idempotency-Key")
-    db = get_db()
     try:
-        if key is not None and (original := checkins.find_by_key(db, key.strip())) is not None:
-            return _checkin_response(original)
-        body = _json_body()
-        args, party_size = checkin_arguments(body)
+        # A retry is decided again, so its request facts can be compared with the row
+        # logged under the key (checkins.REQUEST_FACTS); a different request is a 422.
+        args, party_size = checkin_arguments(_json_body())
         decision = run_check(args)
         staff_user, source = _actor()
         row = checkins.log_checkin(
-            db, decision, party_size=party_size, staff_user=staff_user, source=source,
-            idempotency_key=key,
+            get_db(), decision, party_size=party_size, staff_user=staff_user, source=source,
+            idempotency_key=key, key_scope=_key_scope(),
         )
+    except checkins.IdempotencyKeyReused as exc:
+        raise ApiError(422, "idempotency_key_reused", str(exc)) from exc
     except checkins.CheckinError as exc:
         raise _bad(str(exc)) from exc
     return _checkin_response(row, decision.to_json())
 
 
-def _checkin_response(row: dict, decision: dict | None = None):
+def _checkin_response(row: dict, decision: dict):
     replayed = row.pop("replayed", False)
     payload = dict(row)
-    if decision is not None:
+    if not replayed:
         payload["decision"] = decision
     response = jsonify(payload)
     response.status_code = 200 if replayed else 201

@@ -2,12 +2,16 @@
 
 Nothing is ever updated or deleted (triggers in the schema refuse it). An undo is a new
 row whose ``undoes`` points at the entry it cancels; counts leave out both. A retried
-request carrying the same idempotency key gets the original row back and logs nothing.
+request carrying the same idempotency key gets the original row back and logs nothing; the
+same key with a different request (another visit, home institution, member or party size)
+raises ``IdempotencyKeyReused``. Keys are scoped per client: stored as ``SCOPE:KEY`` (e.g.
+``t3:order-81`` for API token 3, ``s:alice:...`` for a desk session) and shown as ``KEY``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
@@ -33,6 +37,33 @@ class NothingToUndo(CheckinError):
     """No entry at this site is recent enough to undo."""
 
 
+class IdempotencyKeyReused(CheckinError):
+    """An idempotency key already logged a different check-in."""
+
+
+# The facts of a logged row that come from the request; a replay must repeat them.
+REQUEST_FACTS = ("visit", "home", "member_id", "party_size")
+# A scope is ``t<token id>`` or ``s:<username>`` (usernames hold no colon: auth.USERNAME_RE).
+_SCOPE = re.compile(r"^(?:t\d+|s:[A-Za-z0-9_.@-]{1,64})$")
+_SCOPED_KEY = re.compile(r"^(?:t\d+|s:[A-Za-z0-9_.@-]{1,64}):(?P<key>.+)$", re.DOTALL)
+
+
+def _scoped(key: str, scope: str | None) -> str:
+    if scope is None:
+        return key
+    if not _SCOPE.match(scope):
+        raise CheckinError(f"bad idempotency key scope {scope!r}")
+    return f"{scope}:{key}"
+
+
+def _client_key(stored: str | None) -> str | None:
+    """The key as its client sent it (the stored key without its scope)."""
+    if stored is None:
+        return None
+    match = _SCOPED_KEY.match(stored)
+    return match["key"] if match else stored
+
+
 def _decision_dict(decision: Any) -> dict:
     if hasattr(decision, "to_json"):
         return decision.to_json()
@@ -48,6 +79,7 @@ def _public(row: dict, replayed: bool = False) -> dict:
     out["reasons"] = json.loads(row["reasons"])
     out["names"] = json.loads(row["names"]) if row.get("names") else []
     out.setdefault("undone_by", None)
+    out["idempotency_key"] = _client_key(row.get("idempotency_key"))
     out["replayed"] = replayed
     return out
 
@@ -69,10 +101,21 @@ def _check_key(key: str | None) -> str | None:
     return key
 
 
-def find_by_key(db: sqlite_utils.Database, idempotency_key: str) -> dict | None:
-    """The entry logged with this idempotency key, or None."""
-    row = store.get_checkin_row_by_key(db, idempotency_key)
+def find_by_key(db: sqlite_utils.Database, idempotency_key: str,
+                scope: str | None = None) -> dict | None:
+    """The entry logged with this idempotency key (in ``scope``), or None."""
+    row = store.get_checkin_row_by_key(db, _scoped(idempotency_key, scope))
     return _public(row, replayed=True) if row else None
+
+
+def _replay(original: dict, row: dict, key: str) -> dict:
+    """The original entry when ``row`` (about to be logged) repeats its request facts."""
+    differ = [name for name in REQUEST_FACTS if original[name] != row[name]]
+    if differ:
+        raise IdempotencyKeyReused(
+            f"Idempotency-Key {key!r} was already used for a different check-in "
+            f"({', '.join(differ)} differ); send a new key for a new check-in")
+    return original
 
 
 def log_checkin(
@@ -83,18 +126,20 @@ def log_checkin(
     staff_user: str | None,
     source: str,
     idempotency_key: str | None = None,
+    key_scope: str | None = None,
     member_id: str | None = None,
     names: list[str] | tuple[str, ...] | None = None,
 ) -> dict:
     """Append one check-in for ``decision`` (a Decision or its ``to_json()`` dict), committed
-    before returning. With an ``idempotency_key`` already logged, return that original row
-    (``replayed`` is True) and log nothing."""
+    before returning. With an ``idempotency_key`` already logged in ``key_scope`` (``t<token
+    id>`` or ``s:<username>``; None: unscoped), return that original row (``replayed`` is
+    True) and log nothing, or raise ``IdempotencyKeyReused`` when its visit, home, member or
+    party size differ from this one's."""
     party_size = _check_party_size(party_size)
     key = _check_key(idempotency_key)
     if source not in SOURCES:
         raise CheckinError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
-    if key is not None and (original := find_by_key(db, key)) is not None:
-        return original
+    stored_key = _scoped(key, key_scope) if key is not None else None
     data = _decision_dict(decision)
     card = data.get("card") or {}
     if not data.get("visit"):
@@ -113,16 +158,18 @@ def log_checkin(
         "party_size": party_size,
         "staff_user": staff_user,
         "source": source,
-        "idempotency_key": key,
+        "idempotency_key": stored_key,
         "undoes": None,
         "card_key_id": card.get("key_id"),
     }
+    if key is not None and (original := find_by_key(db, key, key_scope)) is not None:
+        return _replay(original, row, key)
     try:
         checkin_id = store.insert_checkin(db, row)
     except sqlite3.IntegrityError:
         # Two retries raced: the other one committed first; answer with its row.
-        if key is not None and (original := find_by_key(db, key)) is not None:
-            return original
+        if key is not None and (original := find_by_key(db, key, key_scope)) is not None:
+            return _replay(original, row, key)
         raise
     return _public(store.get_checkin_row(db, checkin_id))
 

@@ -153,11 +153,12 @@ def test_checkins_idempotent(kiosk_client, bearer, card, db):
     assert created["party_size"] == 3 and created["source"] == "api"
     assert created["staff_user"] == "token:ticketing" and created["member_id"] == "M-1042"
     assert created["decision"]["reasons"] == ["ELIGIBLE"]
-    again = kiosk_client.post("/api/v1/checkins", json={**body, "party_size": 9},
-                              headers=headers)
+    assert created["idempotency_key"] == "order-81"
+    again = kiosk_client.post("/api/v1/checkins", json=body, headers=headers)
     replay = assert_matches(again, "/checkins", "post")
     assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
     assert replay["id"] == created["id"] and replay["party_size"] == 3
+    assert replay["idempotency_key"] == "order-81"
     assert db.execute("SELECT COUNT(*) FROM checkins").fetchone()[0] == 1
     # without a key, each request logs
     kiosk_client.post("/api/v1/checkins", json=body, headers=bearer)
@@ -401,3 +402,46 @@ def test_json_numbers_accepted(kiosk_client, bearer):
         "party": {"adults": 2, "children": 0, "named_present": True}})
     body = assert_matches(response, "/check", "post")
     assert body["admit"] is True and body["party_size"] == 2
+
+
+@pytest.mark.parametrize("change", [
+    {"party_size": 9}, {"party": {"adults": 1, "children": 3}}, {"visit": CHABOT},
+    {"card": None, "home": OMSI},
+])
+def test_idempotency_key_reused_with_another_body(kiosk_client, bearer, card, db, change):
+    """Same key, different request (visit, home/card member or party size): 422, one fixed
+    error shape, nothing logged; the original body still replays."""
+    body = {"visit": EXPLORATORIUM, "card": card, "party_size": 3}
+    headers = {**bearer, "Idempotency-Key": "order-81"}
+    assert kiosk_client.post("/api/v1/checkins", json=body, headers=headers).status_code == 201
+    changed = {k: v for k, v in {**body, **change}.items() if v is not None}
+    if "party" in change:
+        changed.pop("party_size")
+    response = kiosk_client.post("/api/v1/checkins", json=changed, headers=headers)
+    assert_error(response, 422, "idempotency_key_reused")
+    assert_matches(response, "/checkins", "post")
+    assert "order-81" in response.json["error"]["message"]
+    assert db.execute("SELECT COUNT(*) FROM checkins").fetchone()[0] == 1
+    same = kiosk_client.post("/api/v1/checkins", json=body, headers=headers)
+    assert same.status_code == 200
+
+
+def test_idempotency_keys_scoped_per_client(kiosk_client, bearer, card, db, kiosk_login):
+    body = {"visit": EXPLORATORIUM, "card": card}
+    first = kiosk_client.post("/api/v1/checkins", json=body,
+                              headers={**bearer, "Idempotency-Key": "k-1"})
+    _, other_token = auth.create_token(db, "other-system")
+    other = kiosk_client.post("/api/v1/checkins", json={**body, "party_size": 2},
+                              headers={"Authorization": f"Bearer {other_token}",
+                                       "Idempotency-Key": "k-1"})
+    csrf = kiosk_login(kiosk_client)
+    desk = kiosk_client.post("/api/v1/checkins", json=body,
+                             headers={"X-CSRF-Token": csrf, "Idempotency-Key": "k-1"})
+    assert [r.status_code for r in (first, other, desk)] == [201, 201, 201]
+    assert len({r.json["id"] for r in (first, other, desk)}) == 3
+    assert {r.json["idempotency_key"] for r in (first, other, desk)} == {"k-1"}
+    stored = [r[0] for r in db.execute("SELECT idempotency_key FROM checkins ORDER BY id")]
+    token_id = auth.verify_token(db, bearer["Authorization"].split()[1]).token_id
+    assert stored[0] == f"t{token_id}:k-1" and stored[2] == "s:desk1:k-1"
+    listed = assert_matches(kiosk_client.get("/api/v1/checkins", headers=bearer), "/checkins")
+    assert [r["idempotency_key"] for r in listed["checkins"]] == ["k-1", "k-1", "k-1"]

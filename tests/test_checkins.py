@@ -42,9 +42,35 @@ def test_log_checkin_commits_and_returns_row(db, db_path):
 
 def test_idempotency_key_returns_original(db):
     first = log(db, idempotency_key="abc")
-    again = log(db, decision(admit=False), party_size=4, idempotency_key="abc")
+    # the same request (visit, home, member, party size) decided again later: the original
+    again = log(db, decision(admit=False), idempotency_key="abc")
     assert again["id"] == first["id"] and again["admit"] is True and again["replayed"] is True
     assert db.execute("SELECT COUNT(*) FROM checkins").fetchone()[0] == 1
+
+
+@pytest.mark.parametrize(("d", "party_size"), [
+    (decision(), 4), (decision(visit="site-c"), 1), (decision(home="site-c"), 1),
+    (decision(card={"member_id": "M2"}), 1),
+])
+def test_idempotency_key_reused_for_another_request(db, d, party_size):
+    log(db, idempotency_key="abc")
+    with pytest.raises(checkins.IdempotencyKeyReused, match="already used"):
+        log(db, d, party_size=party_size, idempotency_key="abc")
+    assert db.execute("SELECT COUNT(*) FROM checkins").fetchone()[0] == 1
+
+
+def test_idempotency_keys_scoped_per_client(db):
+    first = log(db, idempotency_key="abc", key_scope="t1")
+    other_client = log(db, party_size=2, idempotency_key="abc", key_scope="s:alice")
+    assert other_client["id"] != first["id"] and other_client["replayed"] is False
+    assert first["idempotency_key"] == other_client["idempotency_key"] == "abc"
+    stored = [r[0] for r in db.execute("SELECT idempotency_key FROM checkins ORDER BY id")]
+    assert stored == ["t1:abc", "s:alice:abc"]
+    assert checkins.find_by_key(db, "abc", "t1")["id"] == first["id"]
+    assert checkins.find_by_key(db, "abc") is None
+    assert [r["idempotency_key"] for r in checkins.list_checkins(db)] == ["abc", "abc"]
+    with pytest.raises(checkins.CheckinError, match="scope"):
+        log(db, idempotency_key="x", key_scope="anyone:")
 
 
 @pytest.mark.parametrize("party_size", [0, 51, "2", True, 1.5])
