@@ -13,6 +13,7 @@ import csv
 import io
 import logging
 import threading
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,9 +122,16 @@ _cache: dict[tuple, ActiveList] = {}
 _cache_lock = threading.Lock()
 
 
+# The file behind each open handle, asked once per handle (load_active runs per request).
+_db_files: weakref.WeakKeyDictionary[sqlite_utils.Database, str] = weakref.WeakKeyDictionary()
+
+
 def _db_file(db: sqlite_utils.Database) -> str:
-    row = db.execute("PRAGMA database_list").fetchone()
-    return row[2] or f"memory:{id(db)}"
+    name = _db_files.get(db)
+    if name is None:
+        row = db.execute("PRAGMA database_list").fetchone()
+        name = _db_files[db] = row[2] or f"memory:{id(db)}"
+    return name
 
 
 def build_active_list(version: int, profile: Profile, rows: list[dict]) -> ActiveList:
@@ -151,12 +159,13 @@ def load_active(db: sqlite_utils.Database, profile: str = "astc") -> ActiveList:
     if version is None:
         raise NoActiveList(f"no participant list is published for {profile!r}; "
                            "import one with `passport import FILE`")
-    prof = Profile.from_row(row)
-    key = (_db_file(db), prof, version)
+    key = (_db_file(db), profile, row["title"], row["radius_miles"], row["residence_rule"],
+           version)
     with _cache_lock:
         hit = _cache.get(key)
     if hit is not None:
         return hit
+    prof = Profile.from_row(row)
     active = build_active_list(version, prof, store.get_institution_rows(db, version))
     with _cache_lock:
         while len(_cache) >= _CACHE_SIZE:
