@@ -10,7 +10,6 @@ ids are reasons in the decision, never exceptions.
 from __future__ import annotations
 
 import re
-import zoneinfo
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
@@ -115,12 +114,7 @@ def _residence(residence: Any, postal: str | None, country: str | None
 
 def site_today(active: ActiveList, institution_id: str) -> date:
     """Today's date in the site's own time zone (UTC when the site or its zone is unknown)."""
-    tz_name = active.timezone_of(institution_id)
-    try:
-        tz = zoneinfo.ZoneInfo(tz_name) if tz_name else None
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        tz = None
-    return datetime.now(tz or zoneinfo.ZoneInfo("UTC")).date()
+    return rules.site_local_today(active.timezone_of(institution_id))
 
 
 # --------------------------------------------------------------------------- check
