@@ -56,9 +56,13 @@ def csrf_token() -> str:
 
 
 def bearer_token() -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    """The token of ``Authorization: Bearer TOKEN``. The scheme is case-insensitive
+    (RFC 7235 section 2.1: ``bearer``, ``BEARER``...); any run of spaces or tabs separates it
+    from the token."""
+    parts = request.headers.get("Authorization", "").split(None, 1)
+    if len(parts) != 2 or parts[0].casefold() != "bearer":
+        return None
+    return parts[1].strip() or None
 
 
 def _load_user() -> None:

@@ -445,3 +445,24 @@ def test_idempotency_keys_scoped_per_client(kiosk_client, bearer, card, db, kios
     assert stored[0] == f"t{token_id}:k-1" and stored[2] == "s:desk1:k-1"
     listed = assert_matches(kiosk_client.get("/api/v1/checkins", headers=bearer), "/checkins")
     assert [r["idempotency_key"] for r in listed["checkins"]] == ["k-1", "k-1", "k-1"]
+
+
+@pytest.mark.parametrize("template", ["bearer {}", "BEARER {}", "bEaReR {}", "Bearer  {}",
+                                      "Bearer\t{}", "bearer {} "])
+def test_bearer_scheme_is_case_insensitive(kiosk_client, listed, template):
+    """RFC 7235: the auth scheme is case-insensitive; spaces or tabs separate the token."""
+    _, token = auth.create_token(listed, "ticketing")
+    response = kiosk_client.get("/api/v1/institutions?limit=1",
+                                headers={"Authorization": template.format(token)})
+    assert response.status_code == 200, response.json
+    posted = kiosk_client.post("/api/v1/check", json={"visit": EXPLORATORIUM, "home": OMSI},
+                               headers={"Authorization": template.format(token)})
+    assert posted.status_code == 200 and posted.json["admit"] is True
+
+
+@pytest.mark.parametrize("header", ["Basic {}", "Bearer", "bearer ", "Token {}", "{}"])
+def test_other_authorization_schemes_refused(kiosk_client, listed, header):
+    _, token = auth.create_token(listed, "ticketing")
+    response = kiosk_client.get("/api/v1/institutions",
+                                headers={"Authorization": header.format(token)})
+    assert_error(response, 401, "unauthorized")
