@@ -177,9 +177,12 @@ def test_trust_export_import_between_two_stores(run, tmp_path, monkeypatch):
 def test_issue_checks_the_active_participant_list(run, db, tmp_path):
     from passport import institutions
 
+    run("keys", "create", "--institution", "not-on-the-list")  # before any list is active
     institutions.ensure_default_list(db)
     run("keys", "create", "--institution", HOME)
-    run("keys", "create", "--institution", "not-on-the-list")
+    for command in ("create", "rotate"):
+        refused = run("keys", command, "--institution", "also-not-listed", ok=False)
+        assert "not on the active participant list" in _one_line_error(refused)
     out = tmp_path / "card.html"
     run(*ISSUE, "--out", out)
     assert "Exploratorium" in out.read_text(encoding="utf-8")  # the list's name, not the id

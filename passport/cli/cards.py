@@ -9,9 +9,10 @@ from pathlib import Path
 
 import click
 
-from passport import cards, keys, qr
+from passport import cards, institutions, keys, qr
 from passport.cli import main
 from passport.cli._common import emit, fail, json_option, open_store
+from passport.rules import REASON_TEXT
 
 _OUT_SUFFIXES = (".png", ".svg", ".html")
 
@@ -25,22 +26,22 @@ def _parse_date(text: str, what: str) -> date:
 
 
 def _active_list(db):
-    """The active participant list, or None when there is none (or no list module yet)."""
-    try:
-        from passport import institutions
-    except ImportError:
-        return None
+    """The active participant list, or None when none is published yet."""
     try:
         return institutions.load_active(db)
     except institutions.NoActiveList:
         return None
 
 
+def _require_listed(db, institution: str):
+    """Refuse an issuer that is not on the active list (when a list is active)."""
+    active = _active_list(db)
+    if active is not None and institution not in active.by_id:
+        fail(f"{institution} is not on the active participant list (version {active.version})")
+    return active
+
+
 def _reason_text(code: str) -> str:
-    try:
-        from passport.rules import REASON_TEXT
-    except ImportError:
-        return code
     return f"{code} ({REASON_TEXT[code]})" if code in REASON_TEXT else code
 
 
@@ -88,9 +89,7 @@ def card_issue(institution, member_id, names, expires, party_size, group, postal
     if out is not None and out.suffix.lower() not in _OUT_SUFFIXES:
         fail(f"--out must end in .png, .svg or .html: {out}")
     db = open_store()
-    active = _active_list(db)
-    if active is not None and institution not in active.by_id:
-        fail(f"{institution} is not on the active participant list (version {active.version})")
+    active = _require_listed(db, institution)
     try:
         payload = cards.issue(db, institution, member_id, list(names), expires_day,
                               party_size=size, postal_code=postal, country=country)
@@ -207,9 +206,12 @@ def _key_line(key: dict) -> str:
             f"{'  signing' if key.get('signing') else ''}  created {key['created_at']}")
 
 
-def _key_command(action, *args) -> dict:
+def _key_command(action, *args, issuer: str | None = None) -> dict:
+    db = open_store()
+    if issuer is not None:
+        _require_listed(db, issuer)
     try:
-        return action(open_store(), *args)
+        return action(db, *args)
     except (keys.KeyStoreError, ValueError) as exc:
         fail(str(exc))
         raise  # unreachable: fail() raises
@@ -225,7 +227,8 @@ def keys_create(institution, as_json):
     Example:
       passport keys create --institution exploratorium-san-francisco
     """
-    emit(_key_command(keys.create_key, institution), as_json, _key_line)
+    emit(_key_command(keys.create_key, institution, issuer=institution), as_json,
+         _key_line)
 
 
 @keys_group.command("rotate")
@@ -238,7 +241,8 @@ def keys_rotate(institution, as_json):
     Example:
       passport keys rotate --institution exploratorium-san-francisco
     """
-    emit(_key_command(keys.rotate_key, institution), as_json, _key_line)
+    emit(_key_command(keys.rotate_key, institution, issuer=institution), as_json,
+         _key_line)
 
 
 @keys_group.command("retire")
