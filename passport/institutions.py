@@ -136,6 +136,7 @@ def _db_file(db: sqlite_utils.Database) -> str:
 
 def build_active_list(version: int, profile: Profile, rows: list[dict]) -> ActiveList:
     """The in-memory form of one list version (engine table, pair distances, rows by id)."""
+    # engine imports numba (~1 s): only commands that build a table pay for it.
     from engine import InstitutionTable
 
     table = InstitutionTable.from_records(rows, radius_miles=profile.radius_miles)
