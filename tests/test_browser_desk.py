@@ -48,6 +48,7 @@ def server(tmp_path_factory):
         db = store.open_db()
         institutions.ensure_default_list(db)
         auth.create_user(db, "desk1", PASSWORD, role="desk")
+        auth.create_user(db, "admin1", PASSWORD, role="admin")
         keys.create_key(db, OMSI)
         keys.create_key(db, CHABOT)
         far = cards.issue(db, OMSI, "M-1042", ["Ada Lovelace", "Charles Babbage"],
@@ -253,3 +254,61 @@ def test_desk_distance_text_matches_the_member_pages(desk):
                               [values, radius])
         assert shown == [format_miles(v, radius) for v in values]
     assert desk.evaluate("formatMiles(90.004, null)") == "more than 90"
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def sign_in(page, url: str, username: str) -> None:
+    page.goto(f"{url}/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    page.wait_for_url(lambda address: "/login" not in address)
+
+
+def scroll_width(page) -> int:
+    return page.evaluate("document.documentElement.scrollWidth")
+
+
+def wide_elements(page) -> list[str]:
+    """Elements whose right edge passes the viewport (for the failure message)."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll('body *'))
+        .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+        .slice(0, 8).map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}`
+                                 + ` ${Math.round(e.getBoundingClientRect().right)}`)""")
+
+
+def test_no_page_scrolls_sideways_on_a_phone(server, browser, tmp_path):
+    """At 390x844 no page is wider than the screen: the desk with a result shown, the
+    admin console, the member pages and sign-in."""
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        url = server["url"]
+        checked = {}
+        page.goto(f"{url}/login")
+        checked["/login"] = (scroll_width(page), wide_elements(page))
+        page.goto(f"{url}/eligible?home={OMSI}")
+        page.wait_for_selector("#eligible-list")
+        page.click("details summary")
+        checked["/eligible"] = (scroll_width(page), wide_elements(page))
+        page.goto(f"{url}/card?c={server['far']}")
+        page.wait_for_selector(".card-qr svg")
+        checked["/card"] = (scroll_width(page), wide_elements(page))
+        sign_in(page, url, "admin1")
+        page.goto(f"{url}/admin")
+        checked["/admin"] = (scroll_width(page), wide_elements(page))
+        page.goto(f"{url}/desk")
+        page.wait_for_function("document.activeElement && document.activeElement.id === 'scan'")
+        scan(page, server["far"])
+        page.wait_for_selector("#verdict.admit")
+        page.wait_for_selector("#r-party:has-text('covers')")
+        checked["/desk"] = (scroll_width(page), wide_elements(page))
+        screenshot(page, "desk-phone.png", tmp_path)
+        assert {path: width for path, (width, _) in checked.items() if width > 390} == {}, \
+            {path: wide for path, (width, wide) in checked.items() if width > 390}
+    finally:
+        context.close()
