@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import logging
+
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
 
 from kiosk.db import active_list, get_db, kiosk_site, site_timezone
@@ -10,8 +13,13 @@ from kiosk.security import login_required
 from passport import cards, checkins, institutions, rules
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
+log = logging.getLogger(__name__)
 
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
+NOT_AN_IMAGE = ("That file is not an image we can read; take a photo of the QR code and "
+                "try again.")
+NO_QR_FOUND = ("No QR code found in that photo; take a closer, sharper photo of the QR code "
+               "and try again.")
 
 
 def index():
@@ -95,5 +103,20 @@ def decode():
     try:
         payload = cards.decode_image(data)
     except cards.CardImageError as exc:
-        raise ApiError(422, "no_qr_found", str(exc)) from exc
+        # Staff get plain words; the decoder's own text (file objects, codecs) goes to the log.
+        log.info("card photo %r not decoded: %s", upload.filename, exc)
+        if _is_image(data):
+            raise ApiError(422, "no_qr_found", NO_QR_FOUND) from exc
+        raise ApiError(422, "not_an_image", NOT_AN_IMAGE) from exc
     return jsonify({"payload": cards.normalize_scan(payload)})
+
+
+def _is_image(data: bytes) -> bool:
+    """Whether pillow recognises the bytes as an image (reads the header only)."""
+    from PIL import Image  # loaded only for a photo that did not decode
+
+    try:
+        with Image.open(io.BytesIO(data)):
+            return True
+    except (OSError, ValueError, SyntaxError):
+        return False

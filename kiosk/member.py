@@ -66,17 +66,28 @@ def card():
         payload, error = "", "That card code is too long."
     else:
         error = None
-    svg = check = None
+    svg = check = home_name = None
     if payload:
         payload = cards.normalize_scan(payload)
         check = cards.verify(get_db(), payload, date.today())
         if check.card is None:
             error = "That is not a Passport card code."
         else:
+            home_name = _institution_name(check.card.issuer_id)
             # qr_svg builds the SVG from the payload itself; it holds no user markup.
             svg_text = qr.qr_svg(payload)
             if svg_text.startswith("<?xml"):  # inline SVG in HTML takes no XML declaration
                 svg_text = svg_text[svg_text.index("?>") + 2:].lstrip()
             svg = Markup(svg_text)
     return render_template("member/card.html", payload=payload, svg=svg, check=check,
+                           home_name=home_name, reason_text=rules.REASON_TEXT,
                            error=error), (400 if error else 200)
+
+
+def _institution_name(institution_id: str) -> str | None:
+    """The name on the active list, or None (not listed, or no list published)."""
+    try:
+        row = active_list().by_id.get(institution_id)
+    except institutions.NoActiveList:
+        return None
+    return row["name"] if row else None

@@ -312,3 +312,13 @@ def test_no_page_scrolls_sideways_on_a_phone(server, browser, tmp_path):
             {path: wide for path, (width, wide) in checked.items() if width > 390}
     finally:
         context.close()
+
+
+def test_photo_that_is_not_an_image(desk, tmp_path):
+    not_image = tmp_path / "notes.png"
+    not_image.write_bytes(b"this is not a picture")
+    desk.set_input_files("#photo", str(not_image))
+    desk.wait_for_selector("#error:visible")
+    assert desk.inner_text("#error") == (
+        "That file is not an image we can read; take a photo of the QR code and try again.")
+    assert desk.evaluate("document.activeElement.id") == "scan"

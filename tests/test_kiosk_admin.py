@@ -101,3 +101,23 @@ def test_member_card_page(kiosk_client, db, shipped_csv):
     assert b"<?xml" not in page.data
     bad = kiosk_client.get("/card", query_string={"c": "hello"})
     assert bad.status_code == 400 and b"not a Passport card" in bad.data
+
+
+def test_member_card_page_shows_home_name_and_plain_reasons(kiosk_client, db, shipped_csv):
+    from html import unescape
+
+    from passport.rules import REASON_TEXT
+
+    institutions.import_file(db, shipped_csv)
+    keys.create_key(db, OMSI)
+    payload = cards.issue(db, OMSI, "M-8", ["Ada Lovelace"], date(2099, 1, 1))
+    page = unescape(kiosk_client.get("/card", query_string={"c": payload}).data.decode())
+    assert "Oregon Museum of Science and Industry" in page
+    assert f'<small class="muted">({OMSI})</small>' in page
+    assert "Show this code at the admissions desk" in page
+    keys.revoke_card(db, OMSI, "M-8")
+    revoked = unescape(kiosk_client.get("/card", query_string={"c": payload}).data.decode())
+    assert REASON_TEXT["CARD_REVOKED"] in revoked
+    assert ">CARD_REVOKED<" not in revoked and "Not valid: CARD_REVOKED" not in revoked
+    assert "Show this code at the admissions desk" not in revoked
+    assert "contact your home site" in revoked

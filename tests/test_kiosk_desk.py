@@ -77,7 +77,19 @@ def test_photo_decoded_on_server(desk, db):
     assert response.status_code == 200 and response.json["payload"] == payload
     blank = desk.post("/desk/decode", data={"photo": (io.BytesIO(b"not an image"), "x.png")},
                       headers={"X-CSRF-Token": desk.csrf}, content_type="multipart/form-data")
-    assert blank.status_code == 422 and blank.json["error"]["code"] == "no_qr_found"
+    assert blank.status_code == 422 and blank.json["error"]["code"] == "not_an_image"
+    assert blank.json["error"]["message"] == (
+        "That file is not an image we can read; take a photo of the QR code and try again.")
+    from PIL import Image
+
+    white = io.BytesIO()
+    Image.new("L", (200, 200), 255).save(white, "PNG")
+    no_qr = desk.post("/desk/decode", data={"photo": (io.BytesIO(white.getvalue()), "w.png")},
+                      headers={"X-CSRF-Token": desk.csrf}, content_type="multipart/form-data")
+    assert no_qr.status_code == 422 and no_qr.json["error"]["code"] == "no_qr_found"
+    assert no_qr.json["error"]["message"].startswith("No QR code found in that photo")
+    for answer in (blank, no_qr):
+        assert "BytesIO" not in answer.json["error"]["message"]
     missing = desk.post("/desk/decode", headers={"X-CSRF-Token": desk.csrf})
     assert missing.status_code == 400
 
