@@ -466,3 +466,18 @@ def test_other_authorization_schemes_refused(kiosk_client, listed, header):
     response = kiosk_client.get("/api/v1/institutions",
                                 headers={"Authorization": header.format(token)})
     assert_error(response, 401, "unauthorized")
+
+
+def test_institutions_total_counts_every_match(kiosk_client, bearer, listed):
+    """``total`` is the number of matches, however many ``limit`` returned; it agrees with
+    the unlimited search for several texts (including case and punctuation)."""
+    default = assert_matches(kiosk_client.get("/api/v1/institutions", headers=bearer),
+                             "/institutions")
+    assert len(default["institutions"]) == 20 and default["total"] == 368
+    for text in ("science", "SCIENCE", "san", "Children's", "97214", "zz-no-match", "-", "a",
+                 "ÁRIA", "ária", "’s"):
+        few = kiosk_client.get("/api/v1/institutions", query_string={"q": text, "limit": 3},
+                               headers=bearer).json
+        every = institutions.search(listed, text, None)
+        assert few["total"] == len(every), text
+        assert [r["id"] for r in few["institutions"]] == [r["id"] for r in every[:3]]
