@@ -142,14 +142,17 @@
     return { adults, children };
   }
 
+  function partyOrError() {
+    const party = readParty();
+    if (!party) showError("A party is 1 to 50 people: adults and children are whole numbers.");
+    return party;
+  }
+
   // Re-decide with the party at the desk (the 2026 party rule), before it is logged.
   async function redecideParty() {
     if (!current || current.logged) return;
-    const party = readParty();
-    if (!party) {
-      showError("A party is 1 to 50 people: adults and children are whole numbers.");
-      return;
-    }
+    const party = partyOrError();
+    if (!party) return;
     showError("");
     current.key = newKey(); // a different request from here on: never replay an older one
     current.party = party;
@@ -203,11 +206,8 @@
 
   async function confirmLog() {
     if (!current || current.logged) return;
-    const party = readParty();
-    if (!party) {
-      showError("A party is 1 to 50 people: adults and children are whole numbers.");
-      return;
-    }
+    const party = partyOrError();
+    if (!party) return;
     if (party.adults !== current.party.adults || party.children !== current.party.children) {
       current.key = newKey(); // the party changed since the last re-check
       current.party = party;
