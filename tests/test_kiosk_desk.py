@@ -178,9 +178,9 @@ def site_item(html: str, name: str) -> str:
 
 
 def test_member_eligible_page_shows_structured_terms(kiosk_client, terms_list):
-    from passport.rules import REASON_TEXT
-
     from html import unescape
+
+    from passport.rules import REASON_TEXT
 
     html = unescape(kiosk_client.get(f"/eligible?home={OMSI}").data.decode())
     listed = eligible_section(html)
