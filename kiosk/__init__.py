@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import Flask
 
-from kiosk import admin, api, auth, db, desk, display, errors, health, member, security
-from passport import store
+from kiosk import admin, api, auth, db, desk, errors, health, member, security
+from passport import rules, store
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -48,7 +48,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = security.instance_secret_key(app.instance_path)
 
-    app.add_template_filter(display.format_miles, "miles")
+    app.add_template_filter(rules.format_miles, "miles")
     app.json.sort_keys = False  # keep the documented key order (admit, reasons, ... first)
     db.init_app(app)
     security.init_app(app)

@@ -49,6 +49,7 @@ exact geodesic (compiled) only for a residence point. No SQL.
 
 from __future__ import annotations
 
+import decimal
 import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -239,20 +240,25 @@ class Decision:
         }
 
 
-def format_miles(dist_miles: float, radius_miles: float | None = None) -> str:
-    """Miles for people: one decimal, more where one decimal would show the radius itself.
+# Within this many miles of the radius, distances show two decimals instead of one, so an
+# admission (more than the radius) and a denial (the radius or less) never look the same.
+NEAR_RADIUS_MILES = 1.0
 
-    89.96 and 90.04 miles would both read "90.0" beside opposite decisions; they read
-    "89.96" and "90.04". Only a distance within a millionth of a mile of the radius (the
-    boundary, not eligible) reads as the radius.
-    """
-    text = f"{dist_miles:.1f}"
-    if radius_miles is None or abs(dist_miles - radius_miles) < 1e-6:
-        return text
-    decimals = 1
-    while float(text) == radius_miles and decimals < 6:
-        decimals += 1
-        text = f"{dist_miles:.{decimals}f}"
+
+def format_miles(dist_miles: float | None, radius_miles: float | None = 90.0) -> str:
+    """Distance text for people (no unit), the one rule of the CLI, the pages (Jinja filter
+    ``miles``) and the desk (mirrored in kiosk/static/miles.js): one decimal, two within
+    1 mile of the radius; a distance beyond the radius that would still round to it reads
+    ``more than 90``."""
+    if dist_miles is None:
+        return ""
+    radius = 90.0 if radius_miles is None else float(radius_miles)
+    decimals = 2 if abs(dist_miles - radius) <= NEAR_RADIUS_MILES else 1
+    # Half up on the float's exact value: what JavaScript's toFixed does in miles.js.
+    step = decimal.Decimal(1).scaleb(-decimals)
+    text = str(decimal.Decimal(dist_miles).quantize(step, decimal.ROUND_HALF_UP))
+    if dist_miles > radius and float(text) <= radius:
+        return f"more than {radius:g}"
     return text
 
 

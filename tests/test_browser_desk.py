@@ -238,10 +238,10 @@ def test_individual_card_party_re_decided_before_logging(desk, server):
 
 
 def test_desk_distance_text_matches_the_member_pages(desk):
-    """static/miles.js follows kiosk.display.format_miles (the pages' Jinja filter)."""
+    """static/miles.js follows passport.rules.format_miles (the pages' Jinja filter)."""
     import random
 
-    from kiosk.display import format_miles
+    from passport.rules import format_miles
 
     rng = random.Random(7)
     values = [90.037, 89.887, 90.0, 89.999, 90.004, 90.0001, 91.2, 532.08, 12.04, 0.25,

@@ -5,8 +5,8 @@ from html import unescape
 
 import pytest
 
-from kiosk.display import format_miles
 from passport import institutions
+from passport.rules import format_miles
 
 HASTINGS = "hastings-museum-hastings"
 LINCOLN_CHILDRENS = "Lincoln Children"  # 90.037 miles from Hastings: admitted

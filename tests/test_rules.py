@@ -320,11 +320,3 @@ def test_decision_equals_reference_geodesic(scatter, a, b):
     assert d.admit is (reference > 90.0)
     assert d.home_distance_miles == pytest.approx(reference, abs=1e-6)
 
-
-@pytest.mark.parametrize("miles, shown", [
-    (532.1034, "532.1"), (89.887, "89.9"), (90.037, "90.04"), (89.96, "89.96"),
-    (90.0004, "90.0004"), (90.0, "90.0"), (90.0 + 1e-9, "90.0"), (12.05, "12.1"),
-])
-def test_format_miles_never_shows_the_radius_for_a_distance_off_it(miles, shown):
-    assert rules.format_miles(miles, 90.0) == shown
-    assert rules.format_miles(90.037) == "90.0"  # without a radius: one decimal

@@ -1,4 +1,4 @@
-// Distance text, the same rule as kiosk/display.py format_miles (the pages' Jinja filter
+// Distance text, the same rule as passport/rules.py format_miles (the pages' Jinja filter
 // "miles"): one decimal, two within 1 mile of the radius, and "more than 90" for a distance
 // beyond the radius that would still round to it. No unit.
 window.formatMiles = function formatMiles(miles, radiusMiles) {
