@@ -322,25 +322,6 @@ def eligible():
     return jsonify(run_eligible(kwargs, limit))
 
 
-# SQLite's LIKE folds ASCII letters only; the count below folds the same way.
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-_SEARCH_FIELDS = ("id", "name", "city", "region", "postal_code")
-
-
-def _count_matching(records: list[dict], text: str) -> int:
-    """How many institutions ``institutions.search`` would find for ``text`` without a
-    limit (substring of id, name, city, region or postal code, ASCII case-insensitive),
-    counted on the in-memory active list instead of fetching every matching row."""
-    if not text:
-        return len(records)
-    needle = text.translate(_ASCII_LOWER)
-    return sum(
-        any(needle in str(row[f]).translate(_ASCII_LOWER)
-            for f in _SEARCH_FIELDS if row.get(f) is not None)
-        for row in records
-    )
-
-
 @bp.get("/institutions")
 def institutions_search():
     limit = _int_arg("limit", 20, 1, MAX_SEARCH_LIMIT)
@@ -348,6 +329,6 @@ def institutions_search():
     with domain_errors():
         active = active_list()
         found = institutions.search(get_db(), text or None, limit)
-    total = len(found) if len(found) < limit else _count_matching(active.records, text)
+        total = len(found) if len(found) < limit else institutions.count(get_db(), text)
     return jsonify({"list_version": active.version, "total": total,
                     "institutions": [dict(r) for r in found]})

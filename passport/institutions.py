@@ -34,7 +34,8 @@ from passport.rules import Profile
 
 __all__ = [
     "ActiveList", "ImportResult", "ListValidationError", "NoActiveList", "RowError",
-    "UnknownListVersion", "diff_records", "diff_versions", "ensure_default_list", "export_csv",
+    "UnknownListVersion", "count", "diff_records", "diff_versions", "ensure_default_list",
+    "export_csv",
     "get_profile", "import_bytes", "import_file", "list_versions", "load_active", "rollback",
     "search",
 ]
@@ -317,12 +318,23 @@ def search(db: sqlite_utils.Database, text: str | None = None, limit: int | None
            profile: str = "astc") -> list[dict]:
     """Active-list institutions matching ``text`` in id, name, city, region or postal code
     (all when ``text`` is empty), names starting with the text first."""
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be >= 0, got {limit}")
+    return store.search_institution_rows(db, _published_version(db, profile),
+                                         (text or "").strip() or None, limit)
+
+
+def count(db: sqlite_utils.Database, text: str | None = None, profile: str = "astc") -> int:
+    """How many active-list institutions ``search`` finds for ``text`` without a limit."""
+    return store.count_institution_rows(db, _published_version(db, profile),
+                                        (text or "").strip() or None)
+
+
+def _published_version(db: sqlite_utils.Database, profile: str) -> int:
     version = store.get_active_list_version(db, profile)
     if version is None:
         raise NoActiveList(f"no participant list is published for {profile!r}")
-    if limit is not None and limit < 0:
-        raise ValueError(f"limit must be >= 0, got {limit}")
-    return store.search_institution_rows(db, version, (text or "").strip() or None, limit)
+    return version
 
 
 def export_csv(db: sqlite_utils.Database, version: int | None = None,

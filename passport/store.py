@@ -357,27 +357,44 @@ def get_institution_rows(db: sqlite_utils.Database, version: int) -> list[dict]:
         f"SELECT {columns} FROM institutions WHERE list_version = ? ORDER BY rowid", [version]))
 
 
+_SEARCH_COLUMNS = ("id", "name", "city", "region", "postal_code")
+
+
+def _institution_match(text: str | None) -> tuple[str, list]:
+    """SQL condition and parameters: ``text`` in id, name, city, region or postal code."""
+    if not text:
+        return "1 = 1", []
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    condition = "(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in _SEARCH_COLUMNS) + ")"
+    return condition, [pattern] * len(_SEARCH_COLUMNS)
+
+
 def search_institution_rows(db: sqlite_utils.Database, version: int, text: str | None,
                             limit: int | None) -> list[dict]:
     """Institutions of a version whose id, name, city, region or postal code contain ``text``."""
     columns = ", ".join(INSTITUTION_COLUMNS)
-    sql = f"SELECT {columns} FROM institutions WHERE list_version = ?"
-    params: list = [version]
+    condition, params = _institution_match(text)
+    sql = f"SELECT {columns} FROM institutions WHERE list_version = ? AND {condition}"
+    params = [version, *params]
     if text:
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        sql += " AND (" + " OR ".join(
-            f"{c} LIKE ? ESCAPE '\\'" for c in ("id", "name", "city", "region", "postal_code")
-        ) + ")"
-        params += [pattern] * 5
         # names that start with the text first, then alphabetical
         sql += " ORDER BY (name LIKE ? ESCAPE '\\') DESC, name"
-        params.append(pattern[1:])
+        params.append(params[1][1:])
     else:
         sql += " ORDER BY rowid"
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
     return list(db.query(sql, params))
+
+
+def count_institution_rows(db: sqlite_utils.Database, version: int, text: str | None) -> int:
+    """How many rows ``search_institution_rows`` finds without a limit."""
+    condition, params = _institution_match(text)
+    return db.execute(
+        f"SELECT COUNT(*) FROM institutions WHERE list_version = ? AND {condition}",
+        [version, *params],
+    ).fetchone()[0]
 
 
 def list_event_rows(db: sqlite_utils.Database, profile: str, limit: int = 50) -> list[dict]:
