@@ -275,8 +275,6 @@ def list_checkins():
         )
     except checkins.CheckinError as exc:
         raise _bad(str(exc)) from exc
-    for row in rows:
-        row.pop("replayed", None)
     return jsonify({"checkins": rows})
 
 

@@ -68,11 +68,8 @@ def today():
     site = _require_site()
     zone = site_timezone(site)
     db = get_db()
-    rows = checkins.today_checkins(db, site, zone, limit=50)
-    for row in rows:
-        row.pop("replayed", None)
     return jsonify({"site": site, "counts": checkins.today_counts(db, site, zone),
-                    "checkins": rows})
+                    "checkins": checkins.today_checkins(db, site, zone, limit=50)})
 
 
 @bp.post("/undo")
@@ -86,7 +83,6 @@ def undo():
         )
     except checkins.NothingToUndo as exc:
         raise ApiError(409, "nothing_to_undo", str(exc)) from exc
-    row.pop("replayed", None)
     return jsonify(row)
 
 

@@ -72,15 +72,17 @@ def _decision_dict(decision: Any) -> dict:
     raise TypeError(f"expected a Decision or its JSON dict, got {type(decision).__name__}")
 
 
-def _public(row: dict, replayed: bool = False) -> dict:
-    """A stored row as the API shows it: booleans and lists decoded."""
+def _public(row: dict, replayed: bool | None = None) -> dict:
+    """A stored row as the API shows it: booleans and lists decoded. Only ``log_checkin``'s
+    answer carries ``replayed`` (whether it is an earlier row returned for its key)."""
     out = dict(row)
     out["admit"] = bool(row["admit"])
     out["reasons"] = json.loads(row["reasons"])
     out["names"] = json.loads(row["names"]) if row.get("names") else []
     out.setdefault("undone_by", None)
     out["idempotency_key"] = _client_key(row.get("idempotency_key"))
-    out["replayed"] = replayed
+    if replayed is not None:
+        out["replayed"] = replayed
     return out
 
 
@@ -171,7 +173,7 @@ def log_checkin(
         if key is not None and (original := find_by_key(db, key, key_scope)) is not None:
             return _replay(original, row, key)
         raise
-    return _public(store.get_checkin_row(db, checkin_id))
+    return _public(store.get_checkin_row(db, checkin_id), replayed=False)
 
 
 def undo_last(
