@@ -68,6 +68,16 @@ def active_list():
     return institutions.load_active(get_db())
 
 
+def listed_institution(institution_id: str | None) -> dict | None:
+    """The active list's row for ``institution_id``, or None (not listed, or no list yet)."""
+    if not institution_id:
+        return None
+    try:
+        return active_list().by_id.get(institution_id)
+    except institutions.NoActiveList:
+        return None
+
+
 def kiosk_site() -> str | None:
     """The visited institution this kiosk stands at: the admin setting, else $PASSPORT_SITE."""
     return store.get_setting(get_db(), SITE_SETTING) or current_app.config.get("SITE")

@@ -7,10 +7,10 @@ import logging
 
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
 
-from kiosk.db import active_list, get_db, kiosk_site, site_timezone
+from kiosk.db import get_db, kiosk_site, listed_institution, site_timezone
 from kiosk.errors import ApiError
 from kiosk.security import login_required
-from passport import cards, checkins, institutions, rules
+from passport import cards, checkins, rules
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 log = logging.getLogger(__name__)
@@ -29,15 +29,6 @@ def index():
     return redirect(url_for("member.eligible"))
 
 
-def _site_row(site: str | None) -> dict | None:
-    if not site:
-        return None
-    try:
-        return active_list().by_id.get(site)
-    except institutions.NoActiveList:
-        return None
-
-
 @bp.get("")
 @login_required()
 def desk():
@@ -47,7 +38,7 @@ def desk():
     return render_template(
         "desk/desk.html",
         site=site,
-        site_row=_site_row(site),
+        site_row=listed_institution(site),
         reason_text=rules.REASON_TEXT,
         undo_window_seconds=current_app.config["UNDO_WINDOW_SECONDS"],
     )

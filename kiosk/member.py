@@ -8,7 +8,7 @@ from flask import Blueprint, render_template, request
 from markupsafe import Markup
 
 from kiosk.api import eligible_arguments, run_eligible
-from kiosk.db import active_list, get_db
+from kiosk.db import active_list, get_db, listed_institution
 from kiosk.errors import ApiError
 from passport import cards, institutions, qr, rules
 
@@ -73,7 +73,8 @@ def card():
         if check.card is None:
             error = "That is not a Passport card code."
         else:
-            home_name = _institution_name(check.card.issuer_id)
+            home = listed_institution(check.card.issuer_id)
+            home_name = home["name"] if home else None
             # qr_svg builds the SVG from the payload itself; it holds no user markup.
             svg_text = qr.qr_svg(payload)
             if svg_text.startswith("<?xml"):  # inline SVG in HTML takes no XML declaration
@@ -82,12 +83,3 @@ def card():
     return render_template("member/card.html", payload=payload, svg=svg, check=check,
                            home_name=home_name, reason_text=rules.REASON_TEXT,
                            error=error), (400 if error else 200)
-
-
-def _institution_name(institution_id: str) -> str | None:
-    """The name on the active list, or None (not listed, or no list published)."""
-    try:
-        row = active_list().by_id.get(institution_id)
-    except institutions.NoActiveList:
-        return None
-    return row["name"] if row else None
