@@ -46,6 +46,7 @@ from passport.geocode import (
     iso_country_codes,
     normalize_country,
     normalize_us_zip,
+    timezone_at,
 )
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # a full program list is ~60 KB; 5 MB leaves room for XLSX
@@ -565,22 +566,8 @@ def _in_country(country: str, lat_deg: float, lon_deg: float) -> bool | None:
     boxes = COUNTRY_BOXES.get(country)
     if boxes is None:
         return None
-    return any(_box(b).covers(_point(lon_deg, lat_deg)) for b in boxes)
-
-
-def _box(bounds: tuple[float, float, float, float]):
-    from shapely.geometry import box
-
-    return _BOX_CACHE.setdefault(bounds, box(*bounds))
-
-
-def _point(lon_deg: float, lat_deg: float):
-    from shapely.geometry import Point
-
-    return Point(lon_deg, lat_deg)
-
-
-_BOX_CACHE: dict[tuple[float, float, float, float], Any] = {}
+    return any(lon_min <= lon_deg <= lon_max and lat_min <= lat_deg <= lat_max
+               for lon_min, lat_min, lon_max, lat_max in boxes)
 
 
 def _validate_coordinates(row: dict[str, str], record: dict[str, Any], country: str,
@@ -644,8 +631,6 @@ def _validate_coordinates(row: dict[str, str], record: dict[str, Any], country: 
 
 
 def _fill_timezones(records: list[dict[str, Any]]) -> None:
-    from passport.geocode import timezone_at
-
     for record in records:
         if not record["timezone"]:
             record["timezone"] = timezone_at(record["latitude"], record["longitude"])
