@@ -244,10 +244,14 @@ def list_versions(db: sqlite_utils.Database, profile: str = "astc") -> list[dict
     return rows
 
 
-def _version_rows(db: sqlite_utils.Database, version: int, profile: str) -> list[dict]:
+def _check_version(db: sqlite_utils.Database, version: int, profile: str) -> None:
     row = store.get_list_version_row(db, version)
     if row is None or row["profile"] != profile:
         raise UnknownListVersion(f"list version {version} does not exist")
+
+
+def _version_rows(db: sqlite_utils.Database, version: int, profile: str) -> list[dict]:
+    _check_version(db, version, profile)
     return store.get_institution_rows(db, version)
 
 
@@ -261,9 +265,7 @@ def diff_versions(db: sqlite_utils.Database, a: int, b: int, profile: str = "ast
 def rollback(db: sqlite_utils.Database, version: int, actor: str | None = None,
              profile: str = "astc") -> dict:
     """Re-activate an earlier (or any existing) version; returns {"active", "previous"}."""
-    row = store.get_list_version_row(db, version)
-    if row is None or row["profile"] != profile:
-        raise UnknownListVersion(f"list version {version} does not exist")
+    _check_version(db, version, profile)
     previous = store.activate_list_version(db, profile, version, actor)
     log.info("list version %s re-activated for %s (was %s)", version, profile, previous)
     return {"active": version, "previous": previous}
@@ -341,9 +343,7 @@ def export_csv(db: sqlite_utils.Database, version: int | None = None,
                profile: str = "astc") -> str:
     """A version (default: the active one) as CSV, every text cell spreadsheet-safe."""
     if version is None:
-        version = store.get_active_list_version(db, profile)
-        if version is None:
-            raise NoActiveList(f"no participant list is published for {profile!r}")
+        version = _published_version(db, profile)
     rows = _version_rows(db, version, profile)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(store.INSTITUTION_COLUMNS), lineterminator="\n")
