@@ -444,7 +444,8 @@ def validate_trust(data: Any, db: sqlite_utils.Database | None = None) -> list[s
             errors.append(f"{where}: key_id does not match the public key")
         elif key_id in seen:
             errors.append(f"{where}: key_id appears twice")
-        seen.add(key_id)
+        if isinstance(key_id, str):  # a list or object here is an error above, not a crash
+            seen.add(key_id)
         _check_time(key.get("created_at"), where, errors, optional=False)
         _check_time(key.get("retired_at"), where, errors, optional=True)
         _check_time(key.get("revoked_at"), where, errors, optional=True)

@@ -147,6 +147,7 @@ def test_load_trust_matches_the_store(db):
     (lambda t: t["keys"][1].update(algorithm="RSA"), "algorithm"),
     (lambda t: t["keys"][1].update(created_at="yesterday"), "ISO 8601"),
     (lambda t: t["keys"].append(copy.deepcopy(t["keys"][0])), "twice"),
+    (lambda t: t["keys"][1].update(key_id=["not", "text"]), "12 hex digits"),
     (lambda t: t["keys"].append("key"), "not an object"),
     (lambda t: t["revoked_cards"].append({"institution_id": HOME, "revoked_at": "2026-01-01"}),
      "member_id"),
