@@ -419,6 +419,8 @@ def validate_trust(data: Any, db: sqlite_utils.Database | None = None) -> list[s
         errors.append("revoked_cards is not a list")
         cards = []
     seen: set[str] = set()
+    stored = ({row["key_id"]: row for row in store.list_issuer_key_rows(db)}
+              if db is not None else {})
     for n, key in enumerate(keys):
         where = f"keys[{n}]"
         if not isinstance(key, dict):
@@ -444,13 +446,12 @@ def validate_trust(data: Any, db: sqlite_utils.Database | None = None) -> list[s
             errors.append(f"{where}: key_id does not match the public key")
         elif key_id in seen:
             errors.append(f"{where}: key_id appears twice")
-        if isinstance(key_id, str):  # a list or object here is an error above, not a crash
-            seen.add(key_id)
         _check_time(key.get("created_at"), where, errors, optional=False)
         _check_time(key.get("retired_at"), where, errors, optional=True)
         _check_time(key.get("revoked_at"), where, errors, optional=True)
-        if db is not None and isinstance(key_id, str):
-            known = store.get_issuer_key_row(db, key_id)
+        if isinstance(key_id, str):  # a list or object here is an error above, not a crash
+            seen.add(key_id)
+            known = stored.get(key_id)
             if known is not None and (known["public_key"] != key.get("public_key")
                                       or known["institution_id"] != key.get("institution_id")):
                 errors.append(f"{where}: conflicts with the key of that id in this store")
