@@ -22,6 +22,17 @@ NO_QR_FOUND = ("No QR code found in that photo; take a closer, sharper photo of 
                "and try again.")
 
 
+def membership_coverage() -> dict[str, str]:
+    """Who a card covers, per membership, in the words of the confirm step (from
+    ``rules.MEMBERSHIP_LIMITS``, so the desk never states a second copy of the limits)."""
+    adults, children = rules.MEMBERSHIP_LIMITS["group"]
+    return {
+        "individual": "Individual membership: the named cardholder only",
+        "group": f"Group membership: up to {adults} adults and {children} children, "
+                 "one adult named on the card",
+    }
+
+
 def index():
     """``/``: staff go to the desk, everyone else to the member page."""
     if g.user is not None:
@@ -40,6 +51,8 @@ def desk():
         site=site,
         site_row=listed_institution(site),
         reason_text=rules.REASON_TEXT,
+        coverage=membership_coverage(),
+        max_party=rules.MAX_PARTY,
         undo_window_seconds=current_app.config["UNDO_WINDOW_SECONDS"],
     )
 

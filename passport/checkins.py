@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlite_utils
 
-from passport import store
+from passport import rules, store
 
 UNDO_WINDOW_SECONDS = 120
-MAX_PARTY_SIZE = 50
+MAX_PARTY_SIZE = rules.MAX_PARTY  # the party rule's own bound, not a second number
 MAX_KEY_CHARS = 200
 MAX_LIMIT = 1000
 SOURCES = ("desk", "api", "cli")

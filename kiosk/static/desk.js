@@ -77,9 +77,7 @@
   }
 
   function coverage(membership) {
-    if (membership === "individual") return "Individual membership: the named cardholder only";
-    if (membership === "group") return "Group membership: up to 2 adults and 4 children, one adult named on the card";
-    return "Ask: group or individual membership?";
+    return data.coverage[membership] || "Ask: group or individual membership?";
   }
 
   function partyLine(decision, party) {
@@ -137,14 +135,14 @@
   function readParty() {
     const adults = Number($("party-adults").value || "0");
     const children = Number($("party-children").value || "0");
-    const whole = (n) => Number.isInteger(n) && n >= 0 && n <= 50;
-    if (!whole(adults) || !whole(children) || adults + children < 1 || adults + children > 50) return null;
+    const whole = (n) => Number.isInteger(n) && n >= 0 && n <= data.maxParty;
+    if (!whole(adults) || !whole(children) || adults + children < 1 || adults + children > data.maxParty) return null;
     return { adults, children };
   }
 
   function partyOrError() {
     const party = readParty();
-    if (!party) showError("A party is 1 to 50 people: adults and children are whole numbers.");
+    if (!party) showError(`A party is 1 to ${data.maxParty} people: adults and children are whole numbers.`);
     return party;
   }
 
