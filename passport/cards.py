@@ -334,8 +334,8 @@ def sign(card: Card, private_key: Ed25519PrivateKey) -> str:
     _check_fields(card)
     if card.version != FORMAT_VERSION:
         raise CardIssueError(f"cannot write card format version {card.version!r}")
-    message = PREFIX.encode("ascii") + _body(card)
-    return PREFIX + _b32(message[len(PREFIX):] + private_key.sign(message))
+    body = _body(card)
+    return PREFIX + _b32(body + private_key.sign(_PREFIX_BYTES + body))
 
 
 def _u8_at(body: bytes, pos: int) -> int:
@@ -580,10 +580,7 @@ def issue(
         postal_code = postal_code.strip().upper()
     if country is not None:
         country = country.strip().upper()
-    try:
-        keys.check_institution_id(institution_id)
-    except ValueError as exc:
-        raise CardIssueError(str(exc)) from None
+    _check_issuer(institution_id)
     key_id, private_key = keys.signing_key(db, institution_id)
     card = Card(FORMAT_VERSION, institution_id, key_id, member_id, tuple(names), party_size,
                 expires, postal_code, country)
