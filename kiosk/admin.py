@@ -23,7 +23,13 @@ from flask import (
 from werkzeug.utils import secure_filename
 
 from kiosk.auth import login_throttle, user_key
-from kiosk.db import active_list, get_db, kiosk_site, set_kiosk_site
+from kiosk.db import (
+    active_list_or_none,
+    get_db,
+    institution_choices,
+    kiosk_site,
+    set_kiosk_site,
+)
 from kiosk.security import login_required
 from passport import auth, institutions
 
@@ -48,23 +54,16 @@ def _uploads_dir() -> Path:
     return Path(current_app.instance_path) / "uploads"
 
 
-def _active():
-    try:
-        return active_list()
-    except institutions.NoActiveList:
-        return None
-
-
 @bp.get("")
 @login_required("admin")
 def index():
     db = get_db()
-    active = _active()
+    active = active_list_or_none()
     return render_template(
         "admin/index.html",
         site=kiosk_site(),
         active=active,
-        choices=sorted(active.records, key=lambda r: r["name"].lower()) if active else [],
+        choices=institution_choices(active),
         versions=institutions.list_versions(db),
         users=auth.list_users(db),
         min_password_chars=auth.MIN_PASSWORD_CHARS,
@@ -76,7 +75,7 @@ def index():
 @login_required("admin")
 def set_site():
     site = request.form.get("site", "").strip()
-    active = _active()
+    active = active_list_or_none()
     if site and (active is None or site not in active.by_id):
         flash(f"{site!r} is not on the active participant list.", "error")
     else:

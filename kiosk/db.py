@@ -68,14 +68,23 @@ def active_list():
     return institutions.load_active(get_db())
 
 
-def listed_institution(institution_id: str | None) -> dict | None:
-    """The active list's row for ``institution_id``, or None (not listed, or no list yet)."""
-    if not institution_id:
-        return None
+def active_list_or_none():
+    """``active_list()``, or None while no participant list is published."""
     try:
-        return active_list().by_id.get(institution_id)
+        return active_list()
     except institutions.NoActiveList:
         return None
+
+
+def institution_choices(active) -> list[dict]:
+    """The rows of an active list (or None: none) by name, for a page's picker."""
+    return sorted(active.records, key=lambda r: r["name"].lower()) if active else []
+
+
+def listed_institution(institution_id: str | None) -> dict | None:
+    """The active list's row for ``institution_id``, or None (not listed, or no list yet)."""
+    active = active_list_or_none() if institution_id else None
+    return active.by_id.get(institution_id) if active else None
 
 
 def kiosk_site() -> str | None:
@@ -89,12 +98,8 @@ def set_kiosk_site(site_id: str | None) -> None:
 
 def site_timezone(site_id: str | None) -> str | None:
     """The site's IANA time zone from the active list, when it has one."""
-    if not site_id:
-        return None
-    try:
-        return active_list().timezone_of(site_id) or None
-    except institutions.NoActiveList:
-        return None
+    active = active_list_or_none() if site_id else None
+    return (active.timezone_of(site_id) or None) if active else None
 
 
 def warm(app: Flask) -> dict:

@@ -8,9 +8,9 @@ from flask import Blueprint, render_template, request
 from markupsafe import Markup
 
 from kiosk.api import eligible_arguments, run_eligible
-from kiosk.db import active_list, get_db, listed_institution
+from kiosk.db import active_list_or_none, get_db, institution_choices, listed_institution
 from kiosk.errors import ApiError
-from passport import cards, institutions, qr, rules
+from passport import cards, qr, rules
 
 bp = Blueprint("member", __name__)
 
@@ -30,17 +30,10 @@ def member_terms(entry: dict) -> list[str]:
     return [code for code in MEMBER_TERM_CODES if code in codes]
 
 
-def _institutions() -> tuple[int | None, list[dict]]:
-    try:
-        active = active_list()
-    except institutions.NoActiveList:
-        return None, []
-    return active.version, sorted(active.records, key=lambda r: r["name"].lower())
-
-
 @bp.get("/eligible")
 def eligible():
-    version, choices = _institutions()
+    active = active_list_or_none()
+    version, choices = (active.version if active else None), institution_choices(active)
     result, error = None, None
     if request.args.get("home"):
         try:
