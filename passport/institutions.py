@@ -110,11 +110,15 @@ class ImportResult:
 
 # --------------------------------------------------------------------------- profiles
 
-def get_profile(db: sqlite_utils.Database, name: str = "astc") -> Profile:
+def _profile_row(db: sqlite_utils.Database, name: str) -> dict:
     row = store.get_profile_row(db, name)
     if row is None:
         raise UnknownProfile(f"no program profile named {name!r}")
-    return Profile.from_row(row)
+    return row
+
+
+def get_profile(db: sqlite_utils.Database, name: str = "astc") -> Profile:
+    return Profile.from_row(_profile_row(db, name))
 
 
 # --------------------------------------------------------------------------- active list
@@ -154,9 +158,7 @@ def load_active(db: sqlite_utils.Database, profile: str = "astc") -> ActiveList:
 
     Costs one small query (which version is active); raises ``NoActiveList`` when none is.
     """
-    row = store.get_profile_row(db, profile)
-    if row is None:
-        raise UnknownProfile(f"no program profile named {profile!r}")
+    row = _profile_row(db, profile)
     version = row["active_list_version"]
     if version is None:
         raise NoActiveList(f"no participant list is published for {profile!r}; "
