@@ -75,7 +75,6 @@ _FLAG_RESIDENCE = 0x01
 _FLAG_ISSUER_UTF8 = 0x02
 _SLUG_ALPHABET = "-0123456789abcdefghijklmnopqrstuvwxyz"
 _SLUG_RE = re.compile(r"[a-z0-9-]{1,100}")
-_KEY_ID_RE = re.compile(r"[0-9a-f]{12}")
 _POSTAL_RE = re.compile(r"[A-Z0-9][A-Z0-9 -]{0,10}[A-Z0-9]|[A-Z0-9]")
 _COUNTRY_RE = re.compile(r"[A-Z]{2}")
 _SLUG_BYTES = [0] + [((37**n - 1).bit_length() + 7) // 8 for n in range(1, 101)]
@@ -251,7 +250,7 @@ def _check_residence(postal_code: object, country: object) -> None:
 def _check_fields(card: Card) -> None:
     """Raise CardIssueError unless every field is within the format (issue and decode)."""
     _check_issuer(card.issuer_id)
-    if not _KEY_ID_RE.fullmatch(card.key_id):
+    if not keys.KEY_ID_RE.fullmatch(card.key_id):
         raise CardIssueError(f"not a key id: {card.key_id!r}")
     _check_people(card.member_id, card.names, card.party_size)
     if not isinstance(card.expires, date) or isinstance(card.expires, datetime):

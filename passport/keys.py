@@ -62,7 +62,7 @@ TRUST_VERSION = 1
 
 ACTIVE, RETIRED, REVOKED = "active", "retired", "revoked"
 
-_KEY_ID_RE = re.compile(r"[0-9a-f]{12}")
+KEY_ID_RE = re.compile(r"[0-9a-f]{12}")  # a key id: 12 lowercase hex digits
 # Institution ids on the participant lists are slugs; a member id is the issuer's own
 # reference. Both go on cards, so both are limited to printable text without spaces at the ends.
 _INSTITUTION_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -440,7 +440,7 @@ def validate_trust(data: Any, db: sqlite_utils.Database | None = None) -> list[s
         except (ValueError, TypeError, binascii.Error):
             errors.append(f"{where}: public_key is not a base64url Ed25519 key")
             raw = None
-        if not isinstance(key_id, str) or not _KEY_ID_RE.fullmatch(key_id):
+        if not isinstance(key_id, str) or not KEY_ID_RE.fullmatch(key_id):
             errors.append(f"{where}: key_id is not 12 hex digits")
         elif raw is not None and key_id_for(raw) != key_id:
             errors.append(f"{where}: key_id does not match the public key")
