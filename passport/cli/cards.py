@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import closing
 from datetime import date
 from pathlib import Path
 
@@ -88,13 +89,13 @@ def card_issue(institution, member_id, names, expires, party_size, group, postal
         fail("give --postal and --country together")
     if out is not None and out.suffix.lower() not in _OUT_SUFFIXES:
         fail(f"--out must end in .png, .svg or .html: {out}")
-    db = open_store()
-    active = _require_listed(db, institution)
-    try:
-        payload = cards.issue(db, institution, member_id, list(names), expires_day,
-                              party_size=size, postal_code=postal, country=country)
-    except (cards.CardIssueError, keys.KeyStoreError) as exc:
-        fail(str(exc))
+    with closing(open_store()) as db:
+        active = _require_listed(db, institution)
+        try:
+            payload = cards.issue(db, institution, member_id, list(names), expires_day,
+                                  party_size=size, postal_code=postal, country=country)
+        except (cards.CardIssueError, keys.KeyStoreError) as exc:
+            fail(str(exc))
     if out is not None:
         suffix = out.suffix.lower()
         try:
@@ -160,7 +161,8 @@ def card_verify(payload, image, on, as_json):
             payload = cards.decode_image(image)
         except cards.CardImageError as exc:
             fail(str(exc))
-    check = cards.verify(open_store(), payload, visit)
+    with closing(open_store()) as db:
+        check = cards.verify(db, payload, visit)
     emit(check.to_dict(), as_json, lambda _: _describe(check))
     if not check.valid:
         sys.exit(1)
@@ -185,10 +187,11 @@ def cards_revoke(institution, member_id, reason, as_json):
     Example:
       passport cards revoke --institution exploratorium-san-francisco --member M-1042
     """
-    try:
-        added = keys.revoke_card(open_store(), institution, member_id, reason)
-    except ValueError as exc:
-        fail(str(exc))
+    with closing(open_store()) as db:
+        try:
+            added = keys.revoke_card(db, institution, member_id, reason)
+        except ValueError as exc:
+            fail(str(exc))
     emit({"institution_id": institution, "member_id": member_id, "newly_revoked": added},
          as_json, lambda r: f"revoked cards of {member_id} at {institution}"
          + ("" if added else " (already revoked)"))
@@ -207,14 +210,14 @@ def _key_line(key: dict) -> str:
 
 
 def _key_command(action, *args, issuer: str | None = None) -> dict:
-    db = open_store()
-    if issuer is not None:
-        _require_listed(db, issuer)
-    try:
-        return action(db, *args)
-    except (keys.KeyStoreError, ValueError) as exc:
-        fail(str(exc))
-        raise  # unreachable: fail() raises
+    with closing(open_store()) as db:
+        if issuer is not None:
+            _require_listed(db, issuer)
+        try:
+            return action(db, *args)
+        except (keys.KeyStoreError, ValueError) as exc:
+            fail(str(exc))
+            raise  # unreachable: fail() raises
 
 
 @keys_group.command("create")
@@ -281,7 +284,8 @@ def keys_list(institution, as_json):
     Example:
       passport keys list --json
     """
-    found = keys.list_keys(open_store(must_exist=True), institution)
+    with closing(open_store(must_exist=True)) as db:
+        found = keys.list_keys(db, institution)
     emit({"keys": found}, as_json,
          lambda r: "\n".join(_key_line(k) for k in r["keys"]) or "no keys")
 
@@ -303,7 +307,8 @@ def trust_export(file, as_json):
     Example:
       passport trust export trust.json
     """
-    data = keys.export_trust(open_store(must_exist=True))
+    with closing(open_store(must_exist=True)) as db:
+        data = keys.export_trust(db)
     text = json.dumps(data, indent=2) + "\n"
     if file is None:
         click.echo(text, nl=False)
@@ -333,9 +338,10 @@ def trust_import(file, as_json):
         fail(f"cannot read {file}: {exc.strerror or exc}")
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         fail(f"{file} is not JSON: {exc}")
-    try:
-        result = keys.import_trust(open_store(), data)
-    except keys.TrustListError as exc:
-        fail(str(exc))
+    with closing(open_store()) as db:
+        try:
+            result = keys.import_trust(db, data)
+        except keys.TrustListError as exc:
+            fail(str(exc))
     emit(result, as_json, lambda r: f"imported {r['keys']} keys ({r['keys_added']} new) and "
          f"{r['revoked_cards']} revoked cards ({r['revoked_cards_added']} new)")
