@@ -174,10 +174,8 @@ def domain_errors():
 
 def run_check(args: dict):
     """``passport.checks.check`` on parsed arguments."""
-    kwargs = dict(args)
-    visit = kwargs.pop("visit")
     with domain_errors():
-        return checks.check(get_db(), visit, **kwargs)
+        return checks.check(get_db(), **args)
 
 
 @bp.post("/check")
@@ -307,10 +305,8 @@ def eligible_arguments(args) -> dict:
 
 
 def run_eligible(kwargs: dict, limit: int | None = None) -> dict:
-    kwargs = dict(kwargs)
-    home = kwargs.pop("home")
     with domain_errors():
-        return checks.eligible(get_db(), home, limit=limit, **kwargs)
+        return checks.eligible(get_db(), limit=limit, **kwargs)
 
 
 @bp.get("/eligible")
