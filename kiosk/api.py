@@ -197,9 +197,10 @@ def _party_size(body: dict) -> int | None:
 
 def party_from_size(party_size: int) -> rules.Party:
     """The party a bare ``party_size`` stands for: the most generous split the 2026 rule
-    allows (up to 2 adults, the rest children), so a decision never denies cover that
-    the visitors could have had; a larger party still gets PARTY_TOO_LARGE."""
-    adults = min(party_size, 2)
+    allows (up to a group's adults, the rest children), so a decision never denies cover
+    that the visitors could have had; a larger party still gets PARTY_TOO_LARGE."""
+    max_adults, _ = rules.MEMBERSHIP_LIMITS["group"]
+    adults = min(party_size, max_adults)
     return rules.Party(adults=adults, children=party_size - adults)
 
 
