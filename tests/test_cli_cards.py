@@ -18,16 +18,8 @@ ISSUE = ["card", "issue", "--institution", HOME, "--member", "M-1042",
 
 
 @pytest.fixture
-def run(db_path):
-    runner = CliRunner()
-
-    def invoke(*args, ok=True):
-        result = runner.invoke(main, [str(a) for a in args])
-        if ok:
-            assert result.exit_code == 0, result.output
-        return result
-
-    return invoke
+def run(cli):
+    return cli  # conftest's runner: run(*args) asserts exit 0, ok=False checks nothing
 
 
 def _json(result):
