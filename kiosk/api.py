@@ -188,11 +188,10 @@ def _party_size(body: dict) -> int | None:
     value = body.get("party_size")
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _bad(f"'party_size' must be a whole number, not {value!r}")
-    if not 1 <= value <= checkins.MAX_PARTY_SIZE:
-        raise _bad(f"'party_size' must be 1-{checkins.MAX_PARTY_SIZE}, not {value}")
-    return value
+    try:
+        return checkins.check_party_size(value)
+    except checkins.CheckinError as exc:
+        raise _bad(str(exc)) from exc
 
 
 def party_from_size(party_size: int) -> rules.Party:

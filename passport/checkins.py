@@ -86,11 +86,13 @@ def _public(row: dict, replayed: bool | None = None) -> dict:
     return out
 
 
-def _check_party_size(party_size: Any) -> int:
+def check_party_size(party_size: Any) -> int:
+    """``party_size`` when it is a whole number (not a bool) 1-MAX_PARTY_SIZE; else
+    CheckinError naming it (the API's 400 message)."""
     if isinstance(party_size, bool) or not isinstance(party_size, int):
-        raise CheckinError(f"party_size must be a whole number, not {party_size!r}")
+        raise CheckinError(f"'party_size' must be a whole number, not {party_size!r}")
     if not 1 <= party_size <= MAX_PARTY_SIZE:
-        raise CheckinError(f"party_size must be 1-{MAX_PARTY_SIZE}, not {party_size}")
+        raise CheckinError(f"'party_size' must be 1-{MAX_PARTY_SIZE}, not {party_size}")
     return party_size
 
 
@@ -137,7 +139,7 @@ def log_checkin(
     id>`` or ``s:<username>``; None: unscoped), return that original row (``replayed`` is
     True) and log nothing, or raise ``IdempotencyKeyReused`` when its visit, home, member or
     party size differ from this one's."""
-    party_size = _check_party_size(party_size)
+    party_size = check_party_size(party_size)
     key = _check_key(idempotency_key)
     if source not in SOURCES:
         raise CheckinError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
