@@ -308,7 +308,9 @@ def load_trust(db: sqlite_utils.Database) -> tuple[dict[str, TrustedKey], set[tu
 
 
 TrustSnapshot = tuple[Mapping[str, TrustedKey], frozenset[tuple[str, str]]]
-_snapshots: dict[str, TrustSnapshot] = {}
+# stamp -> snapshot, or None when that stamp's rows hold an unreadable key (read row by row)
+_snapshots: dict[str, TrustSnapshot | None] = {}
+_NOT_READ = object()
 _snapshots_lock = threading.Lock()
 _SNAPSHOTS_MAX = 8  # a few stores per process at most (tests open many)
 
@@ -320,20 +322,20 @@ def trust_snapshot(db: sqlite_utils.Database) -> TrustSnapshot | None:
     after a key or revocation write (every such write in ``passport.store`` sets a new
     random stamp in the same transaction), from this connection or any other process, so a
     revocation takes effect on the next check. None when the store was never stamped (its
-    rows predate the stamp): then look rows up one by one (``trusted_key``,
-    ``is_card_revoked``).
+    rows predate the stamp) or a key row under this stamp is unreadable (edited by hand):
+    then look rows up one by one (``trusted_key``, ``is_card_revoked``).
     """
     stamp = store.get_trust_stamp(db)
     if stamp is None:
         return None
-    found = _snapshots.get(stamp)
-    if found is not None:
+    found = _snapshots.get(stamp, _NOT_READ)
+    if found is not _NOT_READ:
         return found
     try:
         keys, revoked = load_trust(db)
-    except ValueError:  # a key row edited by hand into garbage: let only its cards fail
-        return None
-    found = (MappingProxyType(keys), frozenset(revoked))
+        found = (MappingProxyType(keys), frozenset(revoked))
+    except ValueError:  # a key row edited by hand into garbage: let only its cards fail,
+        found = None    # and do not read every row again on each check under this stamp
     # Rows read after the stamp are at least as new as it; keep them only if no write
     # slipped in between (else the next check reads them again under the new stamp).
     if store.get_trust_stamp(db) == stamp:

@@ -260,7 +260,7 @@ def test_a_store_without_a_trust_stamp_is_read_row_by_row(db):
     assert cards.verify(db, good, EXPIRES).reasons == [cards.CARD_REVOKED]
 
 
-def test_a_garbled_key_row_fails_only_its_own_cards(db):
+def test_a_garbled_key_row_fails_only_its_own_cards(db, monkeypatch):
     good, _ = _issuer_with_cards(db)
     other_key = keys.list_keys(db, OTHER)[0]["key_id"]
     with db.atomic():  # by hand: no store function writes an unreadable key
@@ -268,3 +268,12 @@ def test_a_garbled_key_row_fails_only_its_own_cards(db):
     keys.revoke_card(db, HOME, "M-404")  # a new stamp: the snapshot is read again
     assert keys.trust_snapshot(db) is None  # read row by row, as before snapshots
     assert cards.verify(db, good, EXPIRES).valid
+
+    def read_all_again(_db):
+        raise AssertionError("every key and revocation read again under the same stamp")
+
+    monkeypatch.setattr(keys, "load_trust", read_all_again)
+    assert cards.verify(db, good, EXPIRES).valid
+    keys.revoke_card(db, HOME, "M-1")  # the next write still takes effect at once
+    monkeypatch.undo()
+    assert cards.verify(db, good, EXPIRES).reasons == [cards.CARD_REVOKED]
