@@ -70,10 +70,8 @@ def _require_site() -> str:
 def today():
     """Today's log at this site (site-local day) with counts, for the side panel."""
     site = _require_site()
-    zone = site_timezone(site)
-    db = get_db()
-    return jsonify({"site": site, "counts": checkins.today_counts(db, site, zone),
-                    "checkins": checkins.today_checkins(db, site, zone, limit=50)})
+    return jsonify({"site": site,
+                    **checkins.today_log(get_db(), site, site_timezone(site), limit=50)})
 
 
 @bp.post("/undo")

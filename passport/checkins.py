@@ -273,3 +273,14 @@ def today_checkins(
     """Today's entries at ``visit`` (site-local day), newest first."""
     start, end = local_day_bounds(tz_name)
     return list_checkins(db, start, end, limit, visit=visit)
+
+
+def today_log(
+    db: sqlite_utils.Database, visit: str, tz_name: str | None = None, limit: int = 50
+) -> dict:
+    """``{counts, checkins}`` for today at ``visit`` (site-local day): ``today_counts`` and
+    ``today_checkins`` over one pair of day bounds, so both describe the same day even when
+    the request straddles midnight."""
+    start, end = local_day_bounds(tz_name)
+    return {"counts": store.checkin_counts(db, visit, start, end),
+            "checkins": list_checkins(db, start, end, limit, visit=visit)}

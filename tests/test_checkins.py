@@ -120,6 +120,10 @@ def test_counts_leave_out_undone(db):
     assert counts == {"admitted": 2, "admitted_people": 5, "denied": 0, "denied_people": 0,
                       "undone": 1}
     assert len(checkins.today_checkins(db, "site-a")) == 4
+    both = checkins.today_log(db, "site-a", "America/New_York")
+    assert both["counts"] == counts
+    assert both["checkins"] == checkins.today_checkins(db, "site-a", "America/New_York")
+    assert all("replayed" not in row for row in both["checkins"])
 
 
 def test_list_checkins_bounds(db):
