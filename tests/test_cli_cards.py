@@ -77,6 +77,7 @@ BASE = ["card", "issue", "--institution", HOME, "--member", "M-1", "--names", "A
 
 @pytest.mark.parametrize("args, message", [
     (["--expires", "2027-02-30"], "--expires is not a date"),
+    (["--expires", "20270630"], "--expires is not a date"),  # fromisoformat alone takes it
     (["--expires", "2027-01-01", "--group", "--party-size", "3"], "not both"),
     (["--expires", "2027-01-01", "--postal", "94111"], "together"),
     (["--expires", "2027-01-01", "--party-size", "0"], "party size"),

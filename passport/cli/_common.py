@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -41,6 +41,6 @@ def emit(payload: Any, as_json: bool, text: Callable[[Any], str] | None = None) 
         click.echo(text(payload))
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Exit non-zero with ``Error: message`` on one line."""
     raise click.ClickException(message.replace("\n", " "))

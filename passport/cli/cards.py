@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from passport import cards, institutions, keys, qr
+from passport import cards, checks, institutions, keys, qr
 from passport.cli import main
 from passport.cli._common import emit, fail, json_option, open_store
 from passport.rules import REASON_TEXT
@@ -19,11 +19,14 @@ _OUT_SUFFIXES = (".png", ".svg", ".html")
 
 
 def _parse_date(text: str, what: str) -> date:
+    # The same strict YYYY-MM-DD as `passport check` (fromisoformat alone takes 20270630).
     try:
-        return date.fromisoformat(text)
-    except ValueError:
+        day = checks.parse_date(text, what)
+    except checks.CheckInputError:
+        day = None
+    if day is None:
         fail(f"{what} is not a date (YYYY-MM-DD): {text!r}")
-        raise  # unreachable: fail() raises
+    return day
 
 
 def _active_list(db):
@@ -217,7 +220,6 @@ def _key_command(action, *args, issuer: str | None = None) -> dict:
             return action(db, *args)
         except (keys.KeyStoreError, ValueError) as exc:
             fail(str(exc))
-            raise  # unreachable: fail() raises
 
 
 @keys_group.command("create")
