@@ -166,12 +166,11 @@ def log_checkin(
         "undoes": None,
         "card_key_id": card.get("key_id"),
     }
-    if key is not None and (original := find_by_key(db, key, key_scope)) is not None:
-        return _replay(original, row, key)
     try:
         checkin_id = store.insert_checkin(db, row)
     except sqlite3.IntegrityError:
-        # Two retries raced: the other one committed first; answer with its row.
+        # The key is taken (a retry, or two retries raced): answer with the row logged
+        # under it. The UNIQUE key decides, so a first attempt costs no lookup.
         if key is not None and (original := find_by_key(db, key, key_scope)) is not None:
             return _replay(original, row, key)
         raise
