@@ -50,6 +50,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from passport import store
+from passport.importer import ID_PATTERN
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,6 @@ ACTIVE, RETIRED, REVOKED = "active", "retired", "revoked"
 KEY_ID_RE = re.compile(r"[0-9a-f]{12}")  # a key id: 12 lowercase hex digits
 # Institution ids on the participant lists are slugs; a member id is the issuer's own
 # reference. Both go on cards, so both are limited to printable text without spaces at the ends.
-_INSTITUTION_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _BLOB_MAGIC = b"PK1"
 _HKDF_INFO = b"passport issuer private keys v1"
 
@@ -119,7 +119,7 @@ def _status(row: Mapping[str, Any]) -> str:
 
 def check_institution_id(institution_id: str) -> str:
     """Return ``institution_id`` or raise ``ValueError`` naming it."""
-    if not isinstance(institution_id, str) or not _INSTITUTION_ID_RE.fullmatch(institution_id):
+    if not isinstance(institution_id, str) or not ID_PATTERN.fullmatch(institution_id):
         raise ValueError(f"not a valid institution id: {institution_id!r}")
     return institution_id
 

@@ -277,3 +277,20 @@ def test_a_garbled_key_row_fails_only_its_own_cards(db, monkeypatch):
     keys.revoke_card(db, HOME, "M-1")  # the next write still takes effect at once
     monkeypatch.undo()
     assert cards.verify(db, good, EXPIRES).reasons == [cards.CARD_REVOKED]
+
+
+@pytest.mark.parametrize("good", ["museum:annex", "A.b_c-1"])
+def test_every_id_the_list_accepts_can_issue_cards(db, good):
+    """One id rule: an institution the importer accepts can hold keys and issue cards."""
+    from passport.importer import ID_PATTERN
+
+    assert ID_PATTERN.fullmatch(good)
+    keys.create_key(db, good)
+    payload = cards.issue(db, good, "M1", ["Ada"], date(2030, 1, 1))
+    assert cards.verify(db, payload, date(2027, 1, 1)).valid
+
+
+@pytest.mark.parametrize("bad", ["", "-lead", "has space", "x" * 101, "semi;colon"])
+def test_ids_the_list_refuses_are_refused(db, bad):
+    with pytest.raises(ValueError, match="not a valid institution id"):
+        keys.create_key(db, bad)
