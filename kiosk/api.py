@@ -80,8 +80,8 @@ def _date(body: dict, name: str) -> date | None:
     if text is None:
         return None
     try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
+        return checks.parse_date(text, name)  # strict YYYY-MM-DD, as the CLI
+    except checks.CheckInputError as exc:
         raise _bad(f"'{name}' must be a date YYYY-MM-DD, not {text!r}") from exc
 
 

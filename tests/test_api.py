@@ -119,6 +119,7 @@ def test_check_unknown_ids_are_reasons(kiosk_client, bearer):
     {"visit": EXPLORATORIUM},
     {"visit": EXPLORATORIUM, "home": OMSI, "card": "PYZ1X"},
     {"visit": EXPLORATORIUM, "home": OMSI, "on": "tomorrow"},
+    {"visit": EXPLORATORIUM, "home": OMSI, "on": "20260704"},  # fromisoformat alone takes it
     {"visit": EXPLORATORIUM, "home": OMSI, "residence": {"lat": 91, "lon": 0}},
     {"visit": EXPLORATORIUM, "home": OMSI, "residence": [1, 2]},
     {"visit": EXPLORATORIUM, "home": OMSI, "postal": "00000", "country": "US"},
