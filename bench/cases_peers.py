@@ -26,9 +26,11 @@ from bench.registry import (
     Skip,
     register,
 )
+from engine import EARTH_MEAN_RADIUS_M, METERS_PER_MILE
 
-EARTH_MEAN_RADIUS_MILES = 6371008.7714 / 1609.344  # IUGG R1, as engine.haversine_miles
-METERS_PER_MILE = 1609.344
+# The engine's own constants (importing engine compiles nothing), so the sphere rows use
+# exactly the radius engine.haversine_miles uses.
+EARTH_MEAN_RADIUS_MILES = EARTH_MEAN_RADIUS_M / METERS_PER_MILE
 
 
 def _need(module: str):
@@ -47,12 +49,6 @@ class NumpyHaversine:
         self.lat = np.radians(lat_deg)
         self.lon = np.radians(lon_deg)
         self.cos_lat = np.cos(self.lat)
-
-    def miles(self, lat_deg: float, lon_deg: float) -> np.ndarray:
-        lat, lon = np.radians(lat_deg), np.radians(lon_deg)
-        h = (np.sin((self.lat - lat) / 2) ** 2
-             + np.cos(lat) * self.cos_lat * np.sin((self.lon - lon) / 2) ** 2)
-        return 2 * EARTH_MEAN_RADIUS_MILES * np.arcsin(np.sqrt(h))
 
     def within(self, lat_deg: float, lon_deg: float, miles: float) -> np.ndarray:
         lat, lon = np.radians(lat_deg), np.radians(lon_deg)

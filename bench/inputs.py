@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine import METERS_PER_MILE
+
 SHIPPED_CSV = Path(__file__).resolve().parents[1] / "data" / "institutions.csv"
 RADIUS_MILES = 90.0
 BIG_N = 1_000_000
@@ -51,7 +53,7 @@ class Inputs:
         for k in range(400 - len(ids)):
             o = int(rng.integers(len(self.records)))
             p = Geodesic.WGS84.Direct(lat[o], lon[o], rng.uniform(-180, 180),
-                                      rng.uniform(5, 300) * 1609.344)
+                                      rng.uniform(5, 300) * METERS_PER_MILE)
             ids.append(f"synthetic-{k}")
             lat.append(p["lat2"])
             lon.append(p["lon2"])
@@ -126,7 +128,7 @@ class Inputs:
         lon2 = np.empty(n)
         direct = Geodesic.WGS84.Direct
         for k in range(n):
-            p = direct(lat1[k], lon1[k], azi[k], true_miles[k] * 1609.344)
+            p = direct(lat1[k], lon1[k], azi[k], true_miles[k] * METERS_PER_MILE)
             lat2[k] = p["lat2"]
             lon2[k] = (p["lon2"] + 180.0) % 360.0 - 180.0
         return {"lat1": lat1, "lon1": lon1, "lat2": lat2, "lon2": lon2, "true_miles": true_miles}
