@@ -136,6 +136,9 @@ class _Entry:
         cls.within = K.within_mask.overloads[sig_within].entry_point
 
 
+# geodesic_miles and haversine_miles are spelled out twice on purpose: they are the
+# sub-microsecond hot path, and a shared wrapper taking the kernel as an argument would add
+# a call and an attribute lookup per call. What they share lives in _scalar_slow_path.
 def geodesic_miles(lat1_deg: float, lon1_deg: float, lat2_deg: float, lon2_deg: float) -> float:
     """Exact WGS84 geodesic distance in statute miles between two points in degrees.
 
