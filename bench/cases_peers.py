@@ -98,20 +98,19 @@ def _geopy(name: str):
     return getattr(_need("geopy.distance"), name)
 
 
+def _geopy_pair(fn, inputs):
+    p1, p2 = inputs.query, (float(inputs.lat_400[7]), float(inputs.lon_400[7]))
+    return lambda: fn(p1, p2).miles
+
+
 @register(TASK_PAIR, "geopy great_circle", note="sphere", method=M_GREAT_CIRCLE)
 def _gc_pair(inputs):
-    gc = _geopy("great_circle")
-    lat, lon = inputs.query
-    p1, p2 = (lat, lon), (float(inputs.lat_400[7]), float(inputs.lon_400[7]))
-    return lambda: gc(p1, p2).miles
+    return _geopy_pair(_geopy("great_circle"), inputs)
 
 
 @register(TASK_PAIR, "geopy geodesic", note="exact (geographiclib)", method=M_GEODESIC)
 def _geod_pair(inputs):
-    geodesic = _geopy("geodesic")
-    lat, lon = inputs.query
-    p1, p2 = (lat, lon), (float(inputs.lat_400[7]), float(inputs.lon_400[7]))
-    return lambda: geodesic(p1, p2).miles
+    return _geopy_pair(_geopy("geodesic"), inputs)
 
 
 def _geopy_loop(fn, inputs):
