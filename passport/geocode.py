@@ -1,4 +1,4 @@
-"""Offline geocoding of postal codes and time zones of coordinates.
+"""Offline geocoding of postal codes, time zones of coordinates, and an opt-in online geocoder.
 
 The front desk never needs the network: US ZIP codes (incl. Puerto Rico and the other
 territories) resolve to their centroid through the ``zipcodes`` package, which ships the
@@ -6,6 +6,9 @@ USPS/Census table. Other countries have no offline table here, so they fail with
 "cannot geocode postal code X for country Y". A ZIP centroid is typically within a few
 miles of any address in it (rural ZIPs: up to ~20 miles), good enough for the residence rule
 at a 90-mile radius, and staff can still ask for proof of residence.
+
+``geocode_address_online`` (geopy, OpenStreetMap Nominatim) is an explicit admin opt-in and
+is never called by the check-in path or the tests.
 """
 
 from __future__ import annotations
@@ -99,3 +102,22 @@ def timezone_at(lat_deg: float, lon_deg: float) -> str | None:
         finder = _timezone_finder()
         return finder.timezone_at(lat=float(lat_deg), lng=float(lon_deg))
 
+
+def geocode_address_online(
+    address: str, *, user_agent: str = "passport-checkin-admin", timeout_s: float = 10.0
+) -> tuple[float, float]:
+    """Admin opt-in: geocode a street address online with OpenStreetMap Nominatim via geopy.
+
+    Never used at the front desk or in tests. Raises ``GeocodeError`` when nothing is found
+    or the service cannot be reached.
+    """
+    from geopy.exc import GeopyError
+    from geopy.geocoders import Nominatim
+
+    try:
+        location = Nominatim(user_agent=user_agent, timeout=timeout_s).geocode(address)
+    except GeopyError as exc:
+        raise GeocodeError(f"online geocoder failed for {address!r}: {exc}") from exc
+    if location is None:
+        raise GeocodeError(f"online geocoder found nothing for {address!r}")
+    return float(location.latitude), float(location.longitude)
