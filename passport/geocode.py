@@ -7,8 +7,8 @@ USPS/Census table. Other countries have no offline table here, so they fail with
 miles of any address in it (rural ZIPs: up to ~20 miles), good enough for the residence rule
 at a 90-mile radius, and staff can still ask for proof of residence.
 
-``geocode_address_online`` (geopy, OpenStreetMap Nominatim) is an explicit admin opt-in and
-is never called by the check-in path or the tests.
+``geocode_address_online`` (geopy, OpenStreetMap Nominatim) is an explicit admin opt-in
+(``passport geocode --address ... --online``) and is never called by the check-in path.
 """
 
 from __future__ import annotations
@@ -104,18 +104,22 @@ def timezone_at(lat_deg: float, lon_deg: float) -> str | None:
 
 
 def geocode_address_online(
-    address: str, *, user_agent: str = "passport-checkin-admin", timeout_s: float = 10.0
+    address: str, *, user_agent: str = "passport-checkin-admin", timeout_s: float = 10.0,
+    domain: str = "nominatim.openstreetmap.org", scheme: str = "https",
 ) -> tuple[float, float]:
     """Admin opt-in: geocode a street address online with OpenStreetMap Nominatim via geopy.
 
-    Never used at the front desk or in tests. Raises ``GeocodeError`` when nothing is found
-    or the service cannot be reached.
+    Never used at the front desk (``passport geocode --address ... --online`` is the only
+    caller). ``domain``/``scheme`` name another Nominatim server (the tests run one on
+    loopback). Raises ``GeocodeError`` when nothing is found or the service cannot be reached.
     """
     from geopy.exc import GeopyError
     from geopy.geocoders import Nominatim
 
     try:
-        location = Nominatim(user_agent=user_agent, timeout=timeout_s).geocode(address)
+        geocoder = Nominatim(user_agent=user_agent, timeout=timeout_s, domain=domain,
+                             scheme=scheme)
+        location = geocoder.geocode(address)
     except GeopyError as exc:
         raise GeocodeError(f"online geocoder failed for {address!r}: {exc}") from exc
     if location is None:

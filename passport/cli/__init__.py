@@ -45,4 +45,4 @@ def main() -> None:
 
 
 # Imported for their side effect of registering commands on ``main``.
-from passport.cli import bench, cards, checks, lists, server  # noqa: E402,F401
+from passport.cli import bench, cards, checks, geocode, lists, server  # noqa: E402,F401
