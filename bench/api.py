@@ -76,7 +76,7 @@ class _Server:
     def __init__(self, app, token: str):
         import waitress
 
-        from kiosk.db import warm
+        from kiosk.warmup import warm
 
         warm(app)
         self.server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4,

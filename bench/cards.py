@@ -5,7 +5,7 @@
 ``note`` saying what it measures; the decision rows come first, with ``target_us``:
 
 - ``check_db_cold``: the whole decision by card on a card's FIRST scan,
-  ``passport.checks.check(db, visit, card=...)`` on the shipped participant list with a
+  ``passport.admission.check(db, visit, card=...)`` on the shipped participant list with a
   fresh Ed25519 verification (the figure the target is about);
 - ``check_db``: the same on a REPEAT scan (the desk verifies a card again when it logs the
   visit; good signatures are memoized by their exact bytes);
@@ -44,7 +44,7 @@ VISIT_FAR = "museum-of-science-boston-boston"  # about 1,000 miles from Anniston
 TARGET_US = 150  # issue 4: a whole decision by card, signature verification included
 
 _NOTES = {
-    "check_db_cold": "decision by card, FIRST scan: checks.check, fresh Ed25519 verify",
+    "check_db_cold": "decision by card, FIRST scan: admission.check, fresh Ed25519 verify",
     "check_db": "decision by card, REPEAT scan (signature memoized, e.g. the check-in)",
     "ed25519_verify": "floor: one Ed25519 verify alone, libsodium (PyNaCl, used)",
     "ed25519_verify_openssl": "the same with OpenSSL (cryptography; not used)",
@@ -68,23 +68,23 @@ def _signed_card() -> tuple[str, Ed25519PrivateKey, str]:
                                                    serialization.PublicFormat.Raw)
     key_id = keys.key_id_for(public_raw)
     card = cards.Card(1, ISSUER, key_id, "M-2026-00417", ("Ada Lovelace", "Charles Babbage"),
-                      cards.GROUP_PARTY_SIZE, date(2027, 6, 30), "36206", "US")
+                      6, date(2027, 6, 30), "36206", "US")
     return cards.sign(card, private), private, keys._b64u(public_raw)
 
 
 def _whole_decision(db, scanned: str, repeat: int) -> dict:
-    """``passport.checks.check`` with the card, on the shipped list (the desk's whole call)."""
+    """``passport.admission.check`` with the card, on the shipped list (the desk's whole call)."""
     try:
-        from passport import checks, institutions
+        from passport import admission, institutions
     except ImportError:  # the lists part is not installed in this checkout
         return {}
     institutions.ensure_default_list(db)
-    decision = checks.check(db, VISIT_FAR, card=scanned, on=VISIT)
+    decision = admission.check(db, VISIT_FAR, card=scanned, on=VISIT)
     assert decision.admit, decision.reasons
     return {
         "check_db_cold": sample_us(
-            lambda: _cold(lambda: checks.check(db, VISIT_FAR, card=scanned, on=VISIT)), repeat),
-        "check_db": sample_us(lambda: checks.check(db, VISIT_FAR, card=scanned, on=VISIT),
+            lambda: _cold(lambda: admission.check(db, VISIT_FAR, card=scanned, on=VISIT)), repeat),
+        "check_db": sample_us(lambda: admission.check(db, VISIT_FAR, card=scanned, on=VISIT),
                              repeat),
     }
 

@@ -1,7 +1,7 @@
 """Benchmark rows for the admission decision (issue target: <= 20 us median, no I/O).
 
 ``rules.decide`` runs on the shipped list held in memory exactly as the desk holds it
-(``institutions.build_active_list``); ``checks.check`` adds the orchestration a desk call
+(``institutions.build_active_list``); ``admission.check`` adds the orchestration a desk call
 pays: input parsing and one SQLite query for the active version.
 """
 
@@ -19,8 +19,8 @@ RESIDENCE = (33.66, -85.83)  # Anniston, AL
 
 
 def _active(inputs):
-    from passport.institutions import build_active_list
-    from passport.rules import DEFAULT_PROFILE
+    from passport import store
+    from passport.institutions import build_active_list, get_profile
 
     rows = []
     for r in inputs.records:
@@ -28,7 +28,8 @@ def _active(inputs):
                    proof_of_residence=int(r["proof_of_residence"]))
         row.setdefault("local_radius_miles", None)
         rows.append(row)
-    return build_active_list(1, DEFAULT_PROFILE, rows)
+    profile = get_profile(store.open_db(":memory:"))  # as a new store seeds it
+    return build_active_list(1, profile, rows)
 
 
 @register(TASK_DECIDE, "rules.decide (home)", note="in memory, no SQL")
@@ -47,15 +48,15 @@ def _decide_residence(inputs):
     return partial(decide, _active(inputs), VISIT, HOME, residence=RESIDENCE)
 
 
-@register(TASK_DECIDE, "checks.check (manual, store)", note="+ parsing, 1 SQLite query")
+@register(TASK_DECIDE, "admission.check (manual, store)", note="+ parsing, 1 SQLite query")
 def _check(inputs):
     from functools import partial
 
     from bench.inputs import SHIPPED_CSV
-    from passport import checks, institutions, store
+    from passport import admission, institutions, store
 
     folder = Path(tempfile.mkdtemp(prefix="passport-bench-"))
     db = store.open_db(folder / "bench.sqlite")
     institutions.import_file(db, SHIPPED_CSV)
-    checks.check(db, VISIT, home=HOME, on="2026-07-04")  # builds and caches the table
-    return partial(checks.check, db, VISIT, home=HOME, on="2026-07-04")
+    admission.check(db, VISIT, home=HOME, on="2026-07-04")  # builds and caches the table
+    return partial(admission.check, db, VISIT, home=HOME, on="2026-07-04")

@@ -23,14 +23,9 @@ from flask import (
 from werkzeug.utils import secure_filename
 
 from kiosk.auth import login_throttle, user_key
-from kiosk.db import (
-    active_list_or_none,
-    get_db,
-    institution_choices,
-    kiosk_site,
-    set_kiosk_site,
-)
+from kiosk.db import get_db
 from kiosk.security import login_required
+from kiosk.site import active_list_or_none, institution_choices, kiosk_site, set_kiosk_site
 from passport import auth, institutions
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -14,10 +14,11 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
-from kiosk.db import active_list, get_db
+from kiosk.db import get_db
 from kiosk.errors import ApiError
 from kiosk.security import CSRF_MESSAGE, UNSAFE_METHODS, bearer_token, csrf_ok
-from passport import auth, checkins, checks, institutions, rules
+from kiosk.site import active_list, program_profile
+from passport import admission, auth, checkins, institutions, rules
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -80,8 +81,8 @@ def _date(body: dict, name: str) -> date | None:
     if text is None:
         return None
     try:
-        return checks.parse_date(text, name)  # strict YYYY-MM-DD, as the CLI
-    except checks.CheckInputError as exc:
+        return admission.parse_date(text, name)  # strict YYYY-MM-DD, as the CLI
+    except admission.CheckInputError as exc:
         raise _bad(f"'{name}' must be a date YYYY-MM-DD, not {text!r}") from exc
 
 
@@ -136,7 +137,7 @@ def _party(body: dict) -> rules.Party | None:
 
 
 def check_arguments(body: dict) -> dict:
-    """The keyword arguments of ``passport.checks.check`` from a request body."""
+    """The keyword arguments of ``passport.admission.check`` from a request body."""
     visit = _text(body, "visit", required=True, max_chars=200)
     home = _text(body, "home", max_chars=200)
     card = _text(body, "card")
@@ -166,16 +167,16 @@ def domain_errors():
     """Map the domain's input errors to API errors (400; 503 while no list is published)."""
     try:
         yield
-    except checks.CheckInputError as exc:
+    except admission.CheckInputError as exc:
         raise _bad(str(exc)) from exc
     except institutions.NoActiveList as exc:
         raise ApiError(503, "no_active_list", "no participant list is published yet") from exc
 
 
 def run_check(args: dict):
-    """``passport.checks.check`` on parsed arguments."""
+    """``passport.admission.check`` on parsed arguments."""
     with domain_errors():
-        return checks.check(get_db(), **args)
+        return admission.check(get_db(), **args)
 
 
 @bp.post("/check")
@@ -194,11 +195,11 @@ def _party_size(body: dict) -> int | None:
         raise _bad(str(exc)) from exc
 
 
-def party_from_size(party_size: int) -> rules.Party:
+def party_from_size(party_size: int, profile: rules.Profile) -> rules.Party:
     """The party a bare ``party_size`` stands for: the most generous split the 2026 rule
     allows (up to a group's adults, the rest children), so a decision never denies cover
     that the visitors could have had; a larger party still gets PARTY_TOO_LARGE."""
-    max_adults, _ = rules.MEMBERSHIP_LIMITS["group"]
+    max_adults, _ = profile.membership_limits["group"]
     adults = min(party_size, max_adults)
     return rules.Party(adults=adults, children=party_size - adults)
 
@@ -213,7 +214,7 @@ def checkin_arguments(body: dict) -> tuple[dict, int]:
         raise _bad(f"'party_size' {party_size} does not match 'party' "
                    f"({party.adults} adults + {party.children} children = {party.size})")
     if party is None:
-        party = party_from_size(party_size or 1)
+        party = party_from_size(party_size or 1, program_profile())
         args["party"] = party
     return args, party.size
 
@@ -284,7 +285,7 @@ def _pair(text: str, name: str) -> tuple[float, float]:
 
 
 def eligible_arguments(args) -> dict:
-    """Keyword arguments of ``passport.checks.eligible`` from query parameters."""
+    """Keyword arguments of ``passport.admission.eligible`` from query parameters."""
     home = (args.get("home") or "").strip()
     if not home:
         raise _bad("'home' is required")
@@ -306,7 +307,7 @@ def eligible_arguments(args) -> dict:
 
 def run_eligible(kwargs: dict, limit: int | None = None) -> dict:
     with domain_errors():
-        return checks.eligible(get_db(), limit=limit, **kwargs)
+        return admission.eligible(get_db(), limit=limit, **kwargs)
 
 
 @bp.get("/eligible")

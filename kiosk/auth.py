@@ -21,6 +21,7 @@ from flask import (
 
 from kiosk.db import get_db
 from kiosk.security import STAMP_FIELD, csrf_token, login_required
+from kiosk.throttle import LoginThrottle
 from passport import auth
 
 bp = Blueprint("auth", __name__)
@@ -31,14 +32,14 @@ THROTTLE_KEY = "passport.login_throttle"
 def init_app(app: Flask) -> None:
     """One throttle per app, in memory: ``passport serve`` runs a single waitress process,
     so every sign-in attempt reaches this object (a second process would keep its own)."""
-    app.extensions[THROTTLE_KEY] = auth.LoginThrottle(
+    app.extensions[THROTTLE_KEY] = LoginThrottle(
         max_failures=int(app.config["LOGIN_MAX_FAILURES"]),
         window_seconds=float(app.config["LOGIN_WINDOW_SECONDS"]),
         lockout_seconds=float(app.config["LOGIN_LOCKOUT_SECONDS"]),
     )
 
 
-def login_throttle() -> auth.LoginThrottle:
+def login_throttle() -> LoginThrottle:
     return current_app.extensions[THROTTLE_KEY]
 
 

@@ -7,9 +7,10 @@ import logging
 
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
 
-from kiosk.db import get_db, kiosk_site, listed_institution, site_timezone
+from kiosk.db import get_db
 from kiosk.errors import ApiError
 from kiosk.security import login_required
+from kiosk.site import kiosk_site, listed_institution, program_profile, site_timezone
 from passport import cards, checkins, rules
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
@@ -22,10 +23,10 @@ NO_QR_FOUND = ("No QR code found in that photo; take a closer, sharper photo of 
                "and try again.")
 
 
-def membership_coverage() -> dict[str, str]:
-    """Who a card covers, per membership, in the words of the confirm step (from
-    ``rules.MEMBERSHIP_LIMITS``, so the desk never states a second copy of the limits)."""
-    adults, children = rules.MEMBERSHIP_LIMITS["group"]
+def membership_coverage(profile: rules.Profile) -> dict[str, str]:
+    """Who a card covers, per membership, in the words of the confirm step (from the
+    program profile, so the desk never states a second copy of the limits)."""
+    adults, children = profile.membership_limits["group"]
     return {
         "individual": "Individual membership: the named cardholder only",
         "group": f"Group membership: up to {adults} adults and {children} children, "
@@ -51,7 +52,7 @@ def desk():
         site=site,
         site_row=listed_institution(site),
         reason_text=rules.REASON_TEXT,
-        coverage=membership_coverage(),
+        coverage=membership_coverage(program_profile()),
         max_party=rules.MAX_PARTY,
         undo_window_seconds=current_app.config["UNDO_WINDOW_SECONDS"],
     )

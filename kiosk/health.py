@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
-from kiosk.db import WARM_KEY, active_list
+from kiosk.site import active_list
+from kiosk.warmup import WARM_KEY
 from passport import institutions
 
 bp = Blueprint("health", __name__)

@@ -8,8 +8,9 @@ from flask import Blueprint, render_template, request
 from markupsafe import Markup
 
 from kiosk.api import eligible_arguments, run_eligible
-from kiosk.db import active_list_or_none, get_db, institution_choices, listed_institution
+from kiosk.db import get_db
 from kiosk.errors import ApiError
+from kiosk.site import active_list_or_none, institution_choices, listed_institution
 from passport import cards, qr, rules
 
 bp = Blueprint("member", __name__)
@@ -25,7 +26,7 @@ MEMBER_TERM_CODES = (rules.STORE_DISCOUNT_ONLY, rules.LOCAL_RULE_HONOURED,
 
 
 def member_terms(entry: dict) -> list[str]:
-    """The codes of ``MEMBER_TERM_CODES`` that apply to one entry of ``checks.eligible``."""
+    """The codes of ``MEMBER_TERM_CODES`` that apply to one entry of ``admission.eligible``."""
     codes = {*entry.get("notes", ()), *entry.get("staff_checks", ()), *entry.get("reasons", ())}
     return [code for code in MEMBER_TERM_CODES if code in codes]
 

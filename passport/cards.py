@@ -51,6 +51,7 @@ from nacl.bindings import crypto_sign_open
 from nacl.exceptions import BadSignatureError
 
 from passport import keys
+from passport.ids import is_key_id
 
 PREFIX = "PYZ1"
 _PREFIX_BYTES = PREFIX.encode("ascii")
@@ -60,7 +61,6 @@ MAX_PAYLOAD_CHARS = 1200  # far above any real card; cuts fuzzed or pasted junk 
 MAX_TEXT_BYTES = 64
 MAX_NAMES = 8
 MAX_PARTY_SIZE = 99
-GROUP_PARTY_SIZE = 6  # ASTC rules from 2026: up to 2 adults + 4 children on a group membership
 EPOCH = date(2000, 1, 1)
 LAST_EXPIRY = EPOCH + timedelta(days=0xFFFF)
 
@@ -250,7 +250,7 @@ def _check_residence(postal_code: object, country: object) -> None:
 def _check_fields(card: Card) -> None:
     """Raise CardIssueError unless every field is within the format (issue and decode)."""
     _check_issuer(card.issuer_id)
-    if not keys.KEY_ID_RE.fullmatch(card.key_id):
+    if not is_key_id(card.key_id):
         raise CardIssueError(f"not a key id: {card.key_id!r}")
     _check_people(card.member_id, card.names, card.party_size)
     if not isinstance(card.expires, date) or isinstance(card.expires, datetime):
@@ -565,8 +565,8 @@ def issue(
 ) -> str:
     """Sign a card with the institution's current key and return its payload.
 
-    ``party_size`` 1 is an individual membership; ``GROUP_PARTY_SIZE`` (6) is the ASTC
-    group membership. Postal codes and countries are upper-cased. Raises
+    ``party_size`` 1 is an individual membership; a group membership covers the
+    program's ``Profile.group_party_size``. Postal codes and countries are upper-cased. Raises
     ``CardIssueError`` for a bad field, ``keys.KeyStoreError`` when the institution has
     no signing key. Example::
 

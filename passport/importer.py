@@ -48,6 +48,7 @@ from passport.geocode import (
     normalize_us_zip,
     timezone_at,
 )
+from passport.ids import is_institution_id
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # a full program list is ~60 KB; 5 MB leaves room for XLSX
 MAX_ROWS = 20_000
@@ -57,7 +58,6 @@ CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 SUPPORTED_SUFFIXES = (*CSV_SUFFIXES, ".xlsx", ".json")
 CSV_DELIMITERS = (",", ";", "\t", "|")
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
@@ -470,7 +470,7 @@ def _validate_row(row_number: int, row: dict[str, str], errors: list[RowError]
     record_id = row.get("id", "").strip()
     if not record_id:
         err("id", "id is empty")
-    elif not ID_PATTERN.match(record_id):
+    elif not is_institution_id(record_id):
         err("id", f"id '{record_id[:40]}' may contain only letters, digits, '.', '_', ':' and "
                   "'-', start with a letter or digit, and be at most 100 characters")
     record["id"] = record_id

@@ -30,7 +30,7 @@ from passport.importer import (
     parse_bytes,
     parse_file,
 )
-from passport.rules import Profile
+from passport.rules import DEFAULT_PROFILE_NAME, Profile
 
 __all__ = [
     "ActiveList", "ImportResult", "ListValidationError", "NoActiveList", "RowError",
@@ -117,7 +117,7 @@ def _profile_row(db: sqlite_utils.Database, name: str) -> dict:
     return row
 
 
-def get_profile(db: sqlite_utils.Database, name: str = "astc") -> Profile:
+def get_profile(db: sqlite_utils.Database, name: str = DEFAULT_PROFILE_NAME) -> Profile:
     return Profile.from_row(_profile_row(db, name))
 
 
@@ -153,7 +153,7 @@ def build_active_list(version: int, profile: Profile, rows: list[dict]) -> Activ
                       by_id={r["id"]: r for r in rows}, records=rows, pair_miles=pair)
 
 
-def load_active(db: sqlite_utils.Database, profile: str = "astc") -> ActiveList:
+def load_active(db: sqlite_utils.Database, profile: str = DEFAULT_PROFILE_NAME) -> ActiveList:
     """The active list of ``profile``; built once per (store file, version), then cached.
 
     Costs one small query (which version is active); raises ``NoActiveList`` when none is.
@@ -163,8 +163,8 @@ def load_active(db: sqlite_utils.Database, profile: str = "astc") -> ActiveList:
     if version is None:
         raise NoActiveList(f"no participant list is published for {profile!r}; "
                            "import one with `passport import FILE`")
-    key = (_db_file(db), profile, row["title"], row["radius_miles"], row["residence_rule"],
-           version)
+    # The whole profile row is in the key: a changed radius or party rule builds anew.
+    key = (_db_file(db), tuple(sorted(row.items())))
     with _cache_lock:
         hit = _cache.get(key)
     if hit is not None:
@@ -178,14 +178,14 @@ def load_active(db: sqlite_utils.Database, profile: str = "astc") -> ActiveList:
     return active
 
 
-def active_version(db: sqlite_utils.Database, profile: str = "astc") -> int | None:
+def active_version(db: sqlite_utils.Database, profile: str = DEFAULT_PROFILE_NAME) -> int | None:
     return store.get_active_list_version(db, profile)
 
 
 # --------------------------------------------------------------------------- import
 
 def import_file(db: sqlite_utils.Database, path: str | Path, dry_run: bool = False,
-                actor: str | None = None, profile: str = "astc") -> ImportResult:
+                actor: str | None = None, profile: str = DEFAULT_PROFILE_NAME) -> ImportResult:
     """Validate the file and (unless ``dry_run``) publish it as the next active version.
 
     Raises ``ListValidationError`` (``.errors``: every RowError) and writes nothing when
@@ -195,14 +195,14 @@ def import_file(db: sqlite_utils.Database, path: str | Path, dry_run: bool = Fal
 
 
 def import_bytes(db: sqlite_utils.Database, data: bytes, filename: str, dry_run: bool = False,
-                 actor: str | None = None, profile: str = "astc") -> ImportResult:
+                 actor: str | None = None, profile: str = DEFAULT_PROFILE_NAME) -> ImportResult:
     """Same as ``import_file`` for an uploaded file's bytes (the admin page)."""
     return publish_parsed(db, parse_bytes(data, filename), dry_run=dry_run, actor=actor,
                           profile=profile)
 
 
 def publish_parsed(db: sqlite_utils.Database, parsed: ParsedList, *, dry_run: bool,
-                   actor: str | None, profile: str = "astc") -> ImportResult:
+                   actor: str | None, profile: str = DEFAULT_PROFILE_NAME) -> ImportResult:
     get_profile(db, profile)
     previous = store.get_active_list_version(db, profile)
     old_rows = store.get_institution_rows(db, previous) if previous is not None else []
@@ -227,7 +227,7 @@ def publish_parsed(db: sqlite_utils.Database, parsed: ParsedList, *, dry_run: bo
 
 
 def ensure_default_list(db: sqlite_utils.Database, path: str | Path | None = None,
-                        profile: str = "astc") -> int | None:
+                        profile: str = DEFAULT_PROFILE_NAME) -> int | None:
     """Import the shipped list when no list is active; returns the new version or None."""
     if store.get_active_list_version(db, profile) is not None:
         return None
@@ -237,7 +237,7 @@ def ensure_default_list(db: sqlite_utils.Database, path: str | Path | None = Non
 
 # --------------------------------------------------------------------------- versions
 
-def list_versions(db: sqlite_utils.Database, profile: str = "astc") -> list[dict]:
+def list_versions(db: sqlite_utils.Database, profile: str = DEFAULT_PROFILE_NAME) -> list[dict]:
     """Every version, newest first: version, created_at, created_by, source_name,
     source_sha256, row_count, note, active (bool)."""
     rows = store.list_version_rows(db, profile)
@@ -257,7 +257,8 @@ def _version_rows(db: sqlite_utils.Database, version: int, profile: str) -> list
     return store.get_institution_rows(db, version)
 
 
-def diff_versions(db: sqlite_utils.Database, a: int, b: int, profile: str = "astc") -> dict:
+def diff_versions(db: sqlite_utils.Database, a: int, b: int,
+                  profile: str = DEFAULT_PROFILE_NAME) -> dict:
     """What changed from version ``a`` to version ``b`` (see ``diff_records``)."""
     diff = diff_records(_version_rows(db, a, profile), _version_rows(db, b, profile))
     diff.update({"from": a, "to": b})
@@ -265,7 +266,7 @@ def diff_versions(db: sqlite_utils.Database, a: int, b: int, profile: str = "ast
 
 
 def rollback(db: sqlite_utils.Database, version: int, actor: str | None = None,
-             profile: str = "astc") -> dict:
+             profile: str = DEFAULT_PROFILE_NAME) -> dict:
     """Re-activate an earlier (or any existing) version; returns {"active", "previous"}."""
     _check_version(db, version, profile)
     previous = store.activate_list_version(db, profile, version, actor)
@@ -319,7 +320,7 @@ def diff_records(old: list[dict], new: list[dict]) -> dict:
 # --------------------------------------------------------------------------- reading
 
 def search(db: sqlite_utils.Database, text: str | None = None, limit: int | None = None,
-           profile: str = "astc") -> list[dict]:
+           profile: str = DEFAULT_PROFILE_NAME) -> list[dict]:
     """Active-list institutions matching ``text`` in id, name, city, region or postal code
     (all when ``text`` is empty), names starting with the text first."""
     if limit is not None and limit < 0:
@@ -328,7 +329,8 @@ def search(db: sqlite_utils.Database, text: str | None = None, limit: int | None
                                          (text or "").strip() or None, limit)
 
 
-def count(db: sqlite_utils.Database, text: str | None = None, profile: str = "astc") -> int:
+def count(db: sqlite_utils.Database, text: str | None = None,
+          profile: str = DEFAULT_PROFILE_NAME) -> int:
     """How many active-list institutions ``search`` finds for ``text`` without a limit."""
     return store.count_institution_rows(db, _published_version(db, profile),
                                         (text or "").strip() or None)
@@ -342,7 +344,7 @@ def _published_version(db: sqlite_utils.Database, profile: str) -> int:
 
 
 def export_csv(db: sqlite_utils.Database, version: int | None = None,
-               profile: str = "astc") -> str:
+               profile: str = DEFAULT_PROFILE_NAME) -> str:
     """A version (default: the active one) as CSV, every text cell spreadsheet-safe."""
     if version is None:
         version = _published_version(db, profile)

@@ -50,7 +50,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from passport import store
-from passport.importer import ID_PATTERN
+from passport.ids import is_institution_id, is_key_id
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,6 @@ TRUST_VERSION = 1
 
 ACTIVE, RETIRED, REVOKED = "active", "retired", "revoked"
 
-KEY_ID_RE = re.compile(r"[0-9a-f]{12}")  # a key id: 12 lowercase hex digits
 # Institution ids on the participant lists are slugs; a member id is the issuer's own
 # reference. Both go on cards, so both are limited to printable text without spaces at the ends.
 _BLOB_MAGIC = b"PK1"
@@ -119,7 +118,7 @@ def _status(row: Mapping[str, Any]) -> str:
 
 def check_institution_id(institution_id: str) -> str:
     """Return ``institution_id`` or raise ``ValueError`` naming it."""
-    if not isinstance(institution_id, str) or not ID_PATTERN.fullmatch(institution_id):
+    if not is_institution_id(institution_id):
         raise ValueError(f"not a valid institution id: {institution_id!r}")
     return institution_id
 
@@ -442,7 +441,7 @@ def validate_trust(data: Any, db: sqlite_utils.Database | None = None) -> list[s
         except (ValueError, TypeError, binascii.Error):
             errors.append(f"{where}: public_key is not a base64url Ed25519 key")
             raw = None
-        if not isinstance(key_id, str) or not KEY_ID_RE.fullmatch(key_id):
+        if not is_key_id(key_id):
             errors.append(f"{where}: key_id is not 12 hex digits")
         elif raw is not None and key_id_for(raw) != key_id:
             errors.append(f"{where}: key_id does not match the public key")

@@ -1,4 +1,4 @@
-"""QR codes for member cards (PNG, SVG) and a printable card page.
+"""QR codes for member cards (PNG, SVG) and a printable card page (templates/card.html).
 
 The payload is encoded as one QR alphanumeric segment (``passport.cards`` writes only
 ``A-Z2-7`` after the prefix) at error-correction level M (15 % of the code may be lost),
@@ -10,11 +10,12 @@ version 10-M (measured in tests/test_qr.py).
 
 from __future__ import annotations
 
-import html
+import functools
 import io
 from datetime import date
-from string import Template
 
+import jinja2
+import markupsafe
 import qrcode
 import qrcode.constants
 import qrcode.image.svg
@@ -26,11 +27,6 @@ ERROR_CORRECTION = qrcode.constants.ERROR_CORRECT_M
 ERROR_CORRECTION_NAME = "M"
 BORDER_MODULES = 4  # the quiet zone the QR standard requires
 _ALPHANUMERIC = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")  # ISO/IEC 18004
-BENEFIT_LINE = (
-    "ASTC Travel Passport Program: free general admission at participating science "
-    "centers and museums more than 90 miles from your home institution and from your "
-    "residence. Show this card with a photo ID."
-)
 
 
 def _qr(payload: str, **options) -> qrcode.QRCode:
@@ -63,58 +59,30 @@ def qr_svg(payload: str) -> str:
     return image.to_string(encoding="unicode")
 
 
-_CARD_PAGE = Template("""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>Passport card: $names_text</title>
-<style>
-  @page { size: 85.6mm 54mm; margin: 0; }
-  body { margin: 0; font-family: system-ui, sans-serif; }
-  .card { box-sizing: border-box; width: 85.6mm; height: 54mm; padding: 3mm;
-          display: flex; gap: 3mm; border: 0.2mm solid #888; border-radius: 3mm; }
-  .qr { flex: 0 0 40mm; }
-  .qr svg { width: 40mm; height: 40mm; }
-  .text { flex: 1; font-size: 2.6mm; line-height: 1.25; overflow: hidden; }
-  .names { font-size: 3.4mm; font-weight: 600; margin: 0 0 1mm; }
-  .home, .expires { margin: 0 0 1mm; }
-  .benefit { font-size: 2.1mm; margin: 1mm 0 0; }
-  @media screen { body { padding: 1rem; } }
-</style>
-</head>
-<body>
-<div class="card">
-  <div class="qr" role="img" aria-label="Passport card QR code">$qr_svg</div>
-  <div class="text">
-    <p class="names">$names_html</p>
-    <p class="home">Home: $home</p>
-    <p class="expires">Member $member_id &middot; $membership &middot; valid through
-      <time datetime="$expires_iso">$expires_text</time></p>
-    <p class="benefit">$benefit</p>
-  </div>
-</div>
-</body>
-</html>
-""")
 
 
-def card_html(payload: str, card: Card, home_name: str | None = None,
-              benefit: str = BENEFIT_LINE) -> str:
+@functools.cache
+def _templates() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.PackageLoader("passport", "templates"),
+                              autoescape=True, undefined=jinja2.StrictUndefined)
+
+
+def card_html(payload: str, card: Card, benefit: str, home_name: str | None = None) -> str:
     """A printable card (credit-card size, 85.6 x 54 mm) as one HTML page with the QR
-    inline: print it from a browser or to PDF. ``home_name`` defaults to the issuer id."""
-    names = list(card.names)
+    inline: print it from a browser or to PDF. ``benefit`` is the program's sentence
+    (``rules.benefit_sentence``); ``home_name`` defaults to the issuer id. Every text is
+    escaped by the template."""
     membership = ("individual" if card.party_size == 1
                   else f"group, up to {card.party_size} people")
-    return _CARD_PAGE.substitute(
-        names_text=html.escape(", ".join(names)),
-        names_html="<br>".join(html.escape(n) for n in names),
-        qr_svg=qr_svg(payload),
-        home=html.escape(home_name or card.issuer_id),
-        member_id=html.escape(card.member_id),
-        membership=html.escape(membership),
+    return _templates().get_template("card.html").render(
+        names=list(card.names),
+        qr_svg=markupsafe.Markup(qr_svg(payload)),  # built from the payload: no user markup
+        home=home_name or card.issuer_id,
+        member_id=card.member_id,
+        membership=membership,
         expires_iso=card.expires.isoformat(),
-        expires_text=html.escape(_long_date(card.expires)),
-        benefit=html.escape(benefit),
+        expires_text=_long_date(card.expires),
+        benefit=benefit,
     )
 
 

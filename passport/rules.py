@@ -38,9 +38,11 @@ institution, expiry and names), ``CHECK_PROOF_OF_RESIDENCE`` (site requires an I
 address), ``CHECK_RESIDENCE`` (residence rule applies but the residence is unknown),
 ``CHECK_RESERVATION`` (site requires an advance reservation).
 
-Party (rules from 1 January 2026, data in ``MEMBERSHIP_LIMITS``): a group membership covers
-up to 2 adults, at least one of them named on the card, plus up to 4 children; an individual
-membership covers the named cardholder only.
+Party: the program profile holds how many adults and children each kind of membership
+covers (``Profile.membership_limits``; ASTC from 1 January 2026: a group membership covers up
+to 2 adults, at least one of them named on the card, plus up to 4 children; an individual
+membership covers the named cardholder only). The radius and the residence rule are the
+profile's too: the profile row in the store is the only home of these numbers.
 
 Hot path: ``decide`` reads the in-memory active list only: the engine's precomputed
 beyond-radius matrix and the list's precomputed distance matrix for home/visit pairs; one
@@ -54,6 +56,7 @@ import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from types import MappingProxyType
 from typing import Any, Protocol
 
 ELIGIBLE = "ELIGIBLE"
@@ -131,27 +134,43 @@ REASON_TEXT: dict[str, str] = {
     CHECK_RESERVATION: "This site requires an advance reservation: check the booking.",
 }
 
-# (max adults, max children) covered, by membership type; from 1 January 2026.
-MEMBERSHIP_LIMITS: dict[str, tuple[int, int]] = {"group": (2, 4), "individual": (1, 0)}
-MAX_PARTY = 50
+MEMBERSHIPS = ("group", "individual")  # the kinds of membership a card or a clerk names
+MAX_PARTY = 50  # the most people one check-in records (a bound of the log, not a program rule)
+DEFAULT_PROFILE_NAME = "astc"  # the program a command or page means when it names none
 
 
 @dataclass(frozen=True)
 class Profile:
-    """A reciprocal program: its radius, whether the residence rule applies."""
+    """A reciprocal program: its radius, whether the residence rule applies, and how many
+    (adults, children) each kind of membership covers."""
 
     name: str
     title: str
     radius_miles: float
     residence_rule: bool
+    membership_limits: Mapping[str, tuple[int, int]]
+
+    @property
+    def group_party_size(self) -> int:
+        """How many people a group membership covers (what a group card carries)."""
+        return sum(self.membership_limits["group"])
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Profile:
+        limits = {kind: (int(row[f"{kind}_max_adults"]), int(row[f"{kind}_max_children"]))
+                  for kind in MEMBERSHIPS}
         return cls(name=row["name"], title=row["title"], radius_miles=float(row["radius_miles"]),
-                   residence_rule=bool(row["residence_rule"]))
+                   residence_rule=bool(row["residence_rule"]),
+                   membership_limits=MappingProxyType(limits))
 
 
-DEFAULT_PROFILE = Profile("astc", "ASTC Travel Passport Program", 90.0, True)
+def benefit_sentence(profile: Profile) -> str:
+    """The program's rule in one sentence for a printed or phone card."""
+    where = "home institution and from your residence" if profile.residence_rule \
+        else "home institution"
+    return (f"{profile.title}: free general admission at participating science centers and "
+            f"museums more than {profile.radius_miles:g} miles from your {where}. "
+            "Show this card with a photo ID.")
 
 
 @dataclass(frozen=True)
@@ -245,14 +264,17 @@ class Decision:
 NEAR_RADIUS_MILES = 1.0
 
 
-def format_miles(dist_miles: float | None, radius_miles: float | None = 90.0) -> str:
+def format_miles(dist_miles: float | None, radius_miles: float | None) -> str:
     """Distance text for people (no unit), the one rule of the CLI, the pages (Jinja filter
     ``miles``) and the desk (mirrored in kiosk/static/miles.js): one decimal, two within
     1 mile of the radius; a distance beyond the radius that would still round to it reads
-    ``more than 90``."""
+    ``more than R``. ``radius_miles`` is the decision's (None: no radius applies)."""
     if dist_miles is None:
         return ""
-    radius = 90.0 if radius_miles is None else float(radius_miles)
+    if radius_miles is None:
+        return str(decimal.Decimal(dist_miles).quantize(decimal.Decimal("0.1"),
+                                                        decimal.ROUND_HALF_UP))
+    radius = float(radius_miles)
     decimals = 2 if abs(dist_miles - radius) <= NEAR_RADIUS_MILES else 1
     # Half up on the float's exact value: what JavaScript's toFixed does in miles.js.
     step = decimal.Decimal(1).scaleb(-decimals)
@@ -271,11 +293,11 @@ def site_local_today(timezone_name: str | None) -> date:
     return datetime.now(zone or UTC).date()
 
 
-def covered_people(party: Party, membership: str | None) -> int:
+def covered_people(party: Party, membership: str | None, profile: Profile) -> int:
     """How many of the party the membership covers (0 when no named member is present)."""
     if not party.named_present:
         return 0
-    max_adults, max_children = MEMBERSHIP_LIMITS[membership or "group"]
+    max_adults, max_children = profile.membership_limits[membership or "group"]
     # the named cardholder present is always covered, even when a child
     return max(1, min(party.adults, max_adults) + min(party.children, max_children))
 
@@ -313,8 +335,8 @@ def decide(
     ``manual`` (default: no card given) adds the printed-card staff check.
     """
     party = party or DEFAULT_PARTY
-    if membership is not None and membership not in MEMBERSHIP_LIMITS:
-        raise ValueError(f"membership must be one of {sorted(MEMBERSHIP_LIMITS)}, "
+    if membership is not None and membership not in MEMBERSHIPS:
+        raise ValueError(f"membership must be one of {sorted(MEMBERSHIPS)}, "
                          f"got {membership!r}")
     profile = active.profile
     table = active.table
@@ -383,7 +405,7 @@ def decide(
         reasons.add(ELIGIBLE)
         if local_rule_used:
             reasons.add(LOCAL_RULE_HONOURED)
-        covered = covered_people(party, membership)
+        covered = covered_people(party, membership, profile)
         if party.size > covered:
             reasons.add(PARTY_TOO_LARGE)
         if visit_row.get("store_discount_only"):

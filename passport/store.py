@@ -166,8 +166,22 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m002_party_limits(db: sqlite_utils.Database) -> None:
+    # The party rule is program data like the radius: the profile row is its only home.
+    db.executescript(
+        """
+        ALTER TABLE profiles ADD COLUMN group_max_adults INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE profiles ADD COLUMN group_max_children INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE profiles ADD COLUMN individual_max_adults INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE profiles ADD COLUMN individual_max_children INTEGER NOT NULL DEFAULT 0;
+        -- ASTC from 1 January 2026: a group covers 2 adults + 4 children.
+        UPDATE profiles SET group_max_adults = 2, group_max_children = 4 WHERE name = 'astc';
+        """
+    )
+
+
 # Append new migrations; never edit or reorder a released one.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial, _m002_party_limits]
 
 
 def migrate(db: sqlite_utils.Database) -> int:

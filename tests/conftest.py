@@ -7,9 +7,16 @@ from pathlib import Path
 import pytest
 
 from passport import store
+from passport.rules import Profile
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_CSV = ROOT / "data" / "institutions.csv"
+
+# The ASTC profile as a new store seeds it, for pure rule tests without a store
+# (test_rules holds it equal to the store's seeded row).
+ASTC_LIMITS = {"group": (2, 4), "individual": (1, 0)}
+ASTC = Profile("astc", "ASTC Travel Passport Program", 90.0, residence_rule=True,
+               membership_limits=ASTC_LIMITS)
 
 
 @pytest.fixture

@@ -285,7 +285,7 @@ def test_error_shape_500(db_path):
 
 
 def test_healthz_after_warm_up(kiosk_app, kiosk_client, listed):
-    from kiosk.db import warm
+    from kiosk.warmup import warm
 
     info = warm(kiosk_app)
     assert info["list_version"] == 1 and info["institutions"] == 368

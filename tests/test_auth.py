@@ -5,6 +5,7 @@ import hashlib
 import pytest
 from argon2 import PasswordHasher
 
+from kiosk.throttle import LoginThrottle
 from passport import auth
 
 
@@ -102,7 +103,7 @@ def test_tokens_stored_as_sha256_and_revocable(db):
 
 def test_login_throttle_locks_and_forgets():
     now = [0.0]
-    throttle = auth.LoginThrottle(max_failures=3, window_seconds=60, lockout_seconds=120,
+    throttle = LoginThrottle(max_failures=3, window_seconds=60, lockout_seconds=120,
                                   clock=lambda: now[0])
     keys = ["user:alice", "addr:192.0.2.1"]
     for _ in range(2):
@@ -117,12 +118,12 @@ def test_login_throttle_locks_and_forgets():
     throttle.record_failure(keys)
     assert throttle.retry_after_seconds(keys) == 0.0  # counting starts afresh
     with pytest.raises(ValueError, match="max_failures"):
-        auth.LoginThrottle(max_failures=0)
+        LoginThrottle(max_failures=0)
 
 
 def test_login_throttle_memory_is_bounded():
     now = [0.0]
-    throttle = auth.LoginThrottle(max_failures=2, window_seconds=60, lockout_seconds=60,
+    throttle = LoginThrottle(max_failures=2, window_seconds=60, lockout_seconds=60,
                                   max_keys=100, clock=lambda: now[0])
     throttle.record_failure(["user:locked"])
     throttle.record_failure(["user:locked"])

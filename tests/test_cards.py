@@ -30,7 +30,7 @@ def home_key(db):
 @pytest.fixture
 def payload(db, home_key):
     return cards.issue(db, HOME, "M-2026-00417", ["Ada Lovelace", "Charles Babbage"], EXPIRES,
-                       party_size=cards.GROUP_PARTY_SIZE, postal_code="94111", country="US")
+                       party_size=6, postal_code="94111", country="US")
 
 
 @pytest.fixture(scope="module")

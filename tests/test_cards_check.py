@@ -1,4 +1,4 @@
-"""Cards inside the one orchestration (`passport.checks.check`): the card's issuer is home."""
+"""Cards inside the one orchestration (`passport.admission.check`): the card's issuer is home."""
 
 from __future__ import annotations
 
@@ -29,37 +29,37 @@ def _payload(db, **extra):
 
 
 def test_valid_card_far_away_is_admitted_with_the_issuer_as_home(listed):
-    from passport import checks
+    from passport import admission
 
-    decision = checks.check(listed, FAR, card=_payload(listed) + "\r\n", on=VISIT_DAY)
+    decision = admission.check(listed, FAR, card=_payload(listed) + "\r\n", on=VISIT_DAY)
     assert decision.admit, decision.reasons
     assert decision.home == HOME and decision.home_distance_miles > 2500
 
 
 def test_card_image_and_card_reasons_reach_the_decision(listed):
-    from passport import checks
+    from passport import admission
 
     png = qr.qr_png(_payload(listed))
-    assert checks.check(listed, FAR, card_image=png, on=VISIT_DAY).admit
-    expired = checks.check(listed, FAR, card=_payload(listed), on=date(2027, 7, 1))
+    assert admission.check(listed, FAR, card_image=png, on=VISIT_DAY).admit
+    expired = admission.check(listed, FAR, card=_payload(listed), on=date(2027, 7, 1))
     assert not expired.admit and cards.CARD_EXPIRED in expired.reasons
     payload = _payload(listed)
     tampered = payload[:-10] + ("A" if payload[-10] != "A" else "B") + payload[-9:]
-    denied = checks.check(listed, FAR, card=tampered, on=VISIT_DAY)
+    denied = admission.check(listed, FAR, card=tampered, on=VISIT_DAY)
     assert not denied.admit and cards.CARD_SIGNATURE_INVALID in denied.reasons
-    junk = checks.check(listed, FAR, card="not a card", on=VISIT_DAY)
+    junk = admission.check(listed, FAR, card="not a card", on=VISIT_DAY)
     assert not junk.admit and cards.CARD_MALFORMED in junk.reasons
 
 
 def test_a_revocation_from_another_connection_denies_the_next_check(listed, db_path):
-    from passport import checks, store
+    from passport import admission, store
 
     payload = _payload(listed)
-    assert checks.check(listed, FAR, card=payload, on=VISIT_DAY).admit
+    assert admission.check(listed, FAR, card=payload, on=VISIT_DAY).admit
     other = store.connect_migrated(db_path)
     try:
         keys.revoke_card(other, HOME, "M-1042")
     finally:
         other.close()
-    denied = checks.check(listed, FAR, card=payload, on=VISIT_DAY)
+    denied = admission.check(listed, FAR, card=payload, on=VISIT_DAY)
     assert not denied.admit and denied.reasons == [cards.CARD_REVOKED]

@@ -282,7 +282,7 @@ def test_a_garbled_key_row_fails_only_its_own_cards(db, monkeypatch):
 @pytest.mark.parametrize("good", ["museum:annex", "A.b_c-1"])
 def test_every_id_the_list_accepts_can_issue_cards(db, good):
     """One id rule: an institution the importer accepts can hold keys and issue cards."""
-    from passport.importer import ID_PATTERN
+    from passport.ids import INSTITUTION_ID_PATTERN as ID_PATTERN
 
     assert ID_PATTERN.fullmatch(good)
     keys.create_key(db, good)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import kiosk
-from kiosk.db import set_kiosk_site
+from kiosk.site import set_kiosk_site
 from passport import cards, institutions, keys, qr
 
 EXPLORATORIUM = "exploratorium-san-francisco"

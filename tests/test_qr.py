@@ -9,11 +9,12 @@ from datetime import date
 
 import pytest
 import zxingcpp
+from conftest import ASTC
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
 
-from passport import cards, keys, qr
+from passport import cards, keys, qr, rules
 
 TYPICAL_ID = "anniston-museums-and-gardens-anniston"  # 37 characters: the list's median
 
@@ -78,7 +79,7 @@ def test_non_alphanumeric_text_still_encodes():
 def test_printable_card_shows_names_home_expiry_benefit_and_escapes(home):
     payload = _signed(TYPICAL_ID, names=("Ada <b>Lovelace</b>", "Charles Babbage"))
     card = cards.decode(payload)
-    page = qr.card_html(payload, card, home)
+    page = qr.card_html(payload, card, rules.benefit_sentence(ASTC), home)
     assert "Ada &lt;b&gt;Lovelace&lt;/b&gt;" in page and "<b>" not in page
     assert (html_home := (home or TYPICAL_ID).replace("&", "&amp;")) in page, html_home
     assert "30 June 2027" in page and 'datetime="2027-06-30"' in page

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import ASTC, ASTC_LIMITS
 from geographiclib.geodesic import Geodesic
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,12 +20,23 @@ from hypothesis import strategies as st
 from engine import InstitutionTable
 from passport import rules
 from passport.institutions import build_active_list
-from passport.rules import DEFAULT_PROFILE, Party, Profile, decide
+from passport.rules import Party, Profile, decide
 
 MILE_M = 1609.344
 RADIUS_M = 90 * MILE_M
 WGS84 = Geodesic.WGS84
 ON = date(2026, 6, 1)
+
+
+def test_a_new_store_seeds_the_astc_profile(tmp_path):
+    from passport import institutions, store
+
+    db = store.open_db(tmp_path / "p.sqlite")
+    profile = institutions.get_profile(db)
+    assert profile == Profile(ASTC.name, ASTC.title, ASTC.radius_miles, ASTC.residence_rule,
+                              membership_limits=profile.membership_limits)
+    assert dict(profile.membership_limits) == ASTC_LIMITS
+    assert profile.group_party_size == 6
 
 
 def site(ident: str, lat: float, lon: float, **terms) -> dict:
@@ -45,7 +57,7 @@ def ref_miles(a: tuple[float, float], b: tuple[float, float]) -> float:
     return WGS84.Inverse(a[0], a[1], b[0], b[1])["s12"] / MILE_M
 
 
-def build(rows: list[dict], profile: Profile = DEFAULT_PROFILE, version: int = 7):
+def build(rows: list[dict], profile: Profile = ASTC, version: int = 7):
     return build_active_list(version, profile, rows)
 
 
@@ -126,7 +138,8 @@ def test_residence_at_the_boundary(world, delta_m, admit):
 
 
 def test_profile_without_residence_rule_still_reports_the_distance():
-    profile = Profile("garden", "Garden program", 90.0, residence_rule=False)
+    profile = Profile("garden", "Garden program", 90.0, residence_rule=False,
+                      membership_limits=ASTC_LIMITS)
     rows = [site("visit", *VISIT), site("far", *offset(*VISIT, 0.0, 200))]
     active = build(rows, profile)
     d = decide(active, "visit", "far", residence=offset(*VISIT, 0.0, 5))
@@ -135,7 +148,8 @@ def test_profile_without_residence_rule_still_reports_the_distance():
 
 
 def test_other_program_radius_uses_its_own_distance():
-    profile = Profile("wide", "Wide program", 150.0, residence_rule=True)
+    profile = Profile("wide", "Wide program", 150.0, residence_rule=True,
+                      membership_limits=ASTC_LIMITS)
     rows = [site("visit", *VISIT), site("h", *offset(*VISIT, 0.0, 120))]
     assert not decide(build(rows, profile), "visit", "h").admit
     assert decide(build(rows), "visit", "h").admit

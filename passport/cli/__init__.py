@@ -1,18 +1,42 @@
 """The ``passport`` command line: a thin click layer over the passport library.
 
-Commands live in one module per concern (lists, checks, cards, server, bench); each
-registers itself on ``main`` when imported below.
+The domain's own commands live in one module per concern (lists, admission, cards,
+geocode); each registers itself on ``main`` when imported below. Other packages contribute
+commands through the ``passport.commands`` entry-point group (as Flask's ``flask.commands``):
+the kiosk adds ``serve``, ``admin`` and ``token``, the benchmarks add ``bench``. So the
+domain never imports the kiosk or the benchmarks; a contributed command is imported only
+when it is run (or listed in ``--help``).
 """
 
 from __future__ import annotations
 
+import functools
 import sys
+from importlib.metadata import EntryPoint, entry_points
 
 import click
 
+COMMANDS_ENTRY_POINT_GROUP = "passport.commands"
+
+
+@functools.cache
+def contributed_commands() -> dict[str, EntryPoint]:
+    """Commands other installed packages add, by name (declared in their metadata)."""
+    return {ep.name: ep for ep in entry_points(group=COMMANDS_ENTRY_POINT_GROUP)}
+
 
 class PassportGroup(click.Group):
-    """The root group: every error, usage errors included, is one line on stderr."""
+    """The root group: its own commands plus the contributed ones; every error, usage
+    errors included, is one line on stderr."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *contributed_commands()})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is None and name in contributed_commands():
+            command = contributed_commands()[name].load()
+        return command
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
              **extra):
@@ -45,4 +69,4 @@ def main() -> None:
 
 
 # Imported for their side effect of registering commands on ``main``.
-from passport.cli import bench, cards, checks, geocode, lists, server  # noqa: E402,F401
+from passport.cli import admission, cards, geocode, lists  # noqa: E402,F401

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import click
 
-from passport import cards, checks, institutions, keys, qr
+from passport import admission, cards, institutions, keys, qr
 from passport.cli import main
-from passport.cli._common import emit, fail, json_option, open_store
-from passport.rules import REASON_TEXT
+from passport.cli.common import emit, fail, json_option, open_store
+from passport.rules import REASON_TEXT, benefit_sentence
 
 _OUT_SUFFIXES = (".png", ".svg", ".html")
 
@@ -21,8 +21,8 @@ _OUT_SUFFIXES = (".png", ".svg", ".html")
 def _parse_date(text: str, what: str) -> date:
     # The same strict YYYY-MM-DD as `passport check` (fromisoformat alone takes 20270630).
     try:
-        day = checks.parse_date(text, what)
-    except checks.CheckInputError:
+        day = admission.parse_date(text, what)
+    except admission.CheckInputError:
         day = None
     if day is None:
         fail(f"{what} is not a date (YYYY-MM-DD): {text!r}")
@@ -65,8 +65,8 @@ def card() -> None:
 @click.option("--party-size", type=int, default=None,
               help="People covered (1 = individual membership).")
 @click.option("--group", is_flag=True,
-              help=f"Group membership: up to {cards.GROUP_PARTY_SIZE} people "
-              "(2 adults + 4 children).")
+              help="Group membership: as many people as the program's group rule covers "
+              "(ASTC: 2 adults + 4 children).")
 @click.option("--postal", help="Residence postal code (with --country).")
 @click.option("--country", help="Residence country, ISO two letters (with --postal).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
@@ -87,13 +87,14 @@ def card_issue(institution, member_id, names, expires, party_size, group, postal
     expires_day = _parse_date(expires, "--expires")
     if group and party_size is not None:
         fail("give --party-size or --group, not both")
-    size = cards.GROUP_PARTY_SIZE if group else (party_size if party_size is not None else 1)
     if (postal is None) != (country is None):
         fail("give --postal and --country together")
     if out is not None and out.suffix.lower() not in _OUT_SUFFIXES:
         fail(f"--out must end in .png, .svg or .html: {out}")
     with closing(open_store()) as db:
         active = _require_listed(db, institution)
+        profile = institutions.get_profile(db)
+        size = profile.group_party_size if group else (1 if party_size is None else party_size)
         try:
             payload = cards.issue(db, institution, member_id, list(names), expires_day,
                                   party_size=size, postal_code=postal, country=country)
@@ -108,7 +109,7 @@ def card_issue(institution, member_id, names, expires, party_size, group, postal
                 out.write_text(qr.qr_svg(payload), encoding="utf-8")
             else:
                 home = active.by_id[institution].get("name") if active is not None else None
-                page = qr.card_html(payload, cards.decode(payload), home)
+                page = qr.card_html(payload, cards.decode(payload), benefit_sentence(profile), home)
                 out.write_text(page, encoding="utf-8")
         except OSError as exc:
             fail(f"cannot write {out}: {exc.strerror or exc}")

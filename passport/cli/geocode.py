@@ -7,7 +7,7 @@ import click
 
 from passport import geocode as geo
 from passport.cli import main
-from passport.cli._common import emit, fail, json_option
+from passport.cli.common import emit, fail, json_option
 
 
 @main.command("geocode")

@@ -8,7 +8,7 @@ import click
 
 from passport import institutions
 from passport.cli import main
-from passport.cli._common import emit, fail, json_option, open_store
+from passport.cli.common import emit, fail, json_option, open_store
 from passport.importer import parse_file
 
 DIFF_LINES_PER_KIND = 20  # the full diff is in --json

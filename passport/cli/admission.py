@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from passport import checks, institutions
+from passport import admission, institutions
 from passport.cli import main
-from passport.cli._common import emit, fail, json_option, open_store
+from passport.cli.common import emit, fail, json_option, open_store
 from passport.rules import REASON_TEXT, Decision, format_miles
 
 
@@ -67,10 +67,10 @@ def check(visit, home, card, card_image, residence, postal, country, on, expires
                  "children": children or 0, "named_present": not no_named_member}
     db = open_store(must_exist=True)
     try:
-        decision = checks.check(db, visit, home=home, card=card, card_image=card_image,
+        decision = admission.check(db, visit, home=home, card=card, card_image=card_image,
                                 residence=residence, postal=postal, country=country, on=on,
                                 expires=expires, party=party)
-    except (checks.CheckInputError, institutions.NoActiveList) as exc:
+    except (admission.CheckInputError, institutions.NoActiveList) as exc:
         fail(str(exc))
     finally:
         db.close()
@@ -97,9 +97,9 @@ def eligible(home, residence, postal, country, near, limit, as_json):
     """
     db = open_store(must_exist=True)
     try:
-        result = checks.eligible(db, home, residence=residence, postal=postal,
+        result = admission.eligible(db, home, residence=residence, postal=postal,
                                  country=country, near=near, limit=limit)
-    except (checks.CheckInputError, institutions.NoActiveList) as exc:
+    except (admission.CheckInputError, institutions.NoActiveList) as exc:
         fail(str(exc))
     finally:
         db.close()

@@ -1,5 +1,5 @@
-"""CLI commands: ``serve`` (the kiosk under waitress), ``admin`` (staff users) and
-``token`` (API tokens)."""
+"""The kiosk's commands for ``passport`` (entry points ``passport.commands``): ``serve`` (the
+kiosk under waitress), ``admin`` (staff users) and ``token`` (API tokens)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ import sys
 
 import click
 
+from kiosk import create_app
+from kiosk.warmup import warm
 from passport import auth
-from passport.cli import main
-from passport.cli._common import emit, fail, json_option, open_store
+from passport.cli.common import emit, fail, json_option, open_store
 
 DEFAULT_ADMIN = "admin"
 
 
-@main.command()
+@click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535),
               help="TCP port.")
@@ -33,9 +34,6 @@ def serve(host: str, port: int, threads: int, load_default: bool) -> None:
     Example: PASSPORT_SITE=exploratorium-san-francisco passport serve --load-default
     """
     import waitress
-
-    from kiosk import create_app
-    from kiosk.db import warm
 
     # A port in use fails in one line before anything is written or printed. The probe is
     # our own socket: waitress leaks its wake-up socket when its own bind fails.
@@ -86,7 +84,7 @@ def serve(host: str, port: int, threads: int, load_default: bool) -> None:
         click.echo("Stopped.")
 
 
-@main.group()
+@click.group()
 def admin() -> None:
     """Staff users of the kiosk (roles: desk, admin)."""
 
@@ -137,7 +135,7 @@ def admin_list(as_json: bool) -> None:
         for u in p["users"]) or "no users")
 
 
-@main.group()
+@click.group()
 def token() -> None:
     """API tokens for clients of /api/v1 (sent as Authorization: Bearer TOKEN)."""
 

@@ -18,7 +18,7 @@ import sqlite_utils
 
 from passport import rules
 from passport.geocode import GeocodeError, geocode_postal
-from passport.importer import ID_PATTERN
+from passport.ids import is_institution_id
 from passport.institutions import ActiveList, load_active
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -37,7 +37,7 @@ class UnknownInstitution(CheckInputError):
 def parse_id(value: Any, what: str) -> str:
     """A well-formed institution id, or CheckInputError naming ``what``."""
     text = value.strip() if isinstance(value, str) else value
-    if not isinstance(text, str) or not ID_PATTERN.match(text):
+    if not is_institution_id(text):
         raise CheckInputError(f"{what} {value!r} is not a valid institution id")
     return text
 
@@ -133,7 +133,7 @@ def check(
     expires: Any = None,
     party: Any = None,
     membership: str | None = None,
-    profile: str = "astc",
+    profile: str = rules.DEFAULT_PROFILE_NAME,
 ) -> rules.Decision:
     """Decide one visit. Exactly one of ``home`` (manual flow: staff read the printed card),
     ``card`` (a scanned payload) or ``card_image`` (path or bytes of a photo of the card).
@@ -156,8 +156,8 @@ def check(
     if expires_on is not None and not home:
         raise CheckInputError("an expiry date is only for the manual flow (the card carries "
                               "its own)")
-    if membership is not None and membership not in rules.MEMBERSHIP_LIMITS:
-        raise CheckInputError(f"membership must be one of {sorted(rules.MEMBERSHIP_LIMITS)}")
+    if membership is not None and membership not in rules.MEMBERSHIPS:
+        raise CheckInputError(f"membership must be one of {sorted(rules.MEMBERSHIPS)}")
     party_obj = parse_party(party)
     point = _residence(residence, postal, country)
 
@@ -215,7 +215,7 @@ def eligible(
     country: str | None = None,
     near: Any = None,
     limit: int | None = None,
-    profile: str = "astc",
+    profile: str = rules.DEFAULT_PROFILE_NAME,
 ) -> dict[str, Any]:
     """Which participating sites a member of ``home`` may visit free, nearest first.
 

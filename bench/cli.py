@@ -1,4 +1,5 @@
-"""CLI command: bench (the engine against its peers, in one process on the same inputs)."""
+"""The benchmarks' command for ``passport`` (entry point ``passport.commands``): ``bench``, the
+engine against its peers, in one process on the same inputs."""
 
 from __future__ import annotations
 
@@ -7,10 +8,8 @@ from pathlib import Path
 
 import click
 
-from passport.cli import main
 
-
-@main.command("bench")
+@click.command("bench")
 @click.option("--quick", is_flag=True, help="Few repeats and 2,000 accuracy pairs (a smoke run).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),

@@ -1,0 +1,45 @@
+"""Warm-up before serving: compile the kernels and build the active table, so the first
+scan is as fast as the rest; ``/healthz`` answers 200 only after it."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Flask
+
+from kiosk.site import active_list
+from passport import institutions
+
+log = logging.getLogger(__name__)
+
+WARM_KEY = "passport.warm_seconds"
+
+
+def warm(app: Flask) -> dict:
+    """Compile/load the engine kernels and build the active table, so the first scan is as
+    fast as the rest; marks the app warm for ``/healthz``. Returns what was done."""
+    # Lazy on purpose: importing engine makes Numba set up the on-disk cache of its
+    # @njit(cache=True) kernels (creates engine/__pycache__, writes a probe file) and takes
+    # about a second. The kiosk calls engine directly only here, at ``serve``'s start;
+    # passport.institutions imports it the same way when it first builds a table.
+    import engine
+
+    started = time.perf_counter()
+    kernel_seconds = engine.warm_up()
+    with app.app_context():
+        try:
+            active = active_list()
+            version, rows = active.version, len(active.table)
+            # One query through the table so any lazily built index exists before traffic.
+            if rows:
+                first = active.records[0]
+                active.table.distances_from(first["latitude"], first["longitude"])
+        except institutions.NoActiveList:
+            version, rows = None, 0
+    total_seconds = time.perf_counter() - started
+    app.extensions[WARM_KEY] = total_seconds
+    log.info("warm in %.2fs (kernels %.2fs), list version %s",
+             total_seconds, kernel_seconds, version)
+    return {"seconds": total_seconds, "kernel_seconds": kernel_seconds,
+            "list_version": version, "institutions": rows}
