@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nacl.bindings import crypto_sign_open
 
 from bench.registry import sample_us
-from passport import cards, keys, store
+from passport import cards, keys, store, trust
 
 ISSUER = "anniston-museums-and-gardens-anniston"  # median id length on the shipped list
 VISIT = date(2027, 1, 1)
@@ -58,7 +58,7 @@ _NOTES = {
 
 
 def _cold(call: Callable[[], object]) -> object:
-    cards._GOOD_SIGNATURES.clear()  # forget verified signatures: measure a first scan
+    cards.forget_verified_signatures()  # measure a first scan
     return call()
 
 
@@ -69,7 +69,7 @@ def _signed_card() -> tuple[str, Ed25519PrivateKey, str]:
     key_id = keys.key_id_for(public_raw)
     card = cards.Card(1, ISSUER, key_id, "M-2026-00417", ("Ada Lovelace", "Charles Babbage"),
                       6, date(2027, 6, 30), "36206", "US")
-    return cards.sign(card, private), private, keys._b64u(public_raw)
+    return cards.sign(card, private), private, keys.b64u_encode(public_raw)
 
 
 def _whole_decision(db, scanned: str, repeat: int) -> dict:
@@ -107,24 +107,24 @@ def run(repeat: int = 3000) -> dict:
     payload, private, public_b64u = _signed_card()
     key_id = cards.decode(payload).key_id
     scanned = payload.lower() + "\r\n"  # what a Caps-Lock scanner types: the slow path
-    trust = {key_id: keys.TrustedKey(key_id, ISSUER, private.public_key(), keys.ACTIVE)}
+    trusted = {key_id: trust.TrustedKey(key_id, ISSUER, private.public_key(), keys.ACTIVE)}
     revoked = {(ISSUER, "M-1")}
     results = {
         "decode": sample_us(lambda: cards.decode(scanned), repeat),
         "verify_with_trust_cold": sample_us(
-            lambda: _cold(lambda: cards.verify_with_trust(scanned, trust, VISIT, revoked)),
+            lambda: _cold(lambda: cards.verify_with_trust(scanned, trusted, VISIT, revoked)),
             repeat),
         "verify_with_trust": sample_us(
-            lambda: cards.verify_with_trust(scanned, trust, VISIT, revoked), repeat),
+            lambda: cards.verify_with_trust(scanned, trusted, VISIT, revoked), repeat),
         "malformed": sample_us(
-            lambda: cards.verify_with_trust("HELLO WORLD\r\n", trust, VISIT), repeat),
+            lambda: cards.verify_with_trust("HELLO WORLD\r\n", trusted, VISIT), repeat),
         **_floor(payload, private, repeat),
     }
     with tempfile.TemporaryDirectory() as folder:
         db = store.open_db(Path(folder) / "bench.sqlite")
         try:
             store.insert_issuer_key(db, key_id, ISSUER, public_b64u, None, store.utc_now_iso())
-            keys.revoke_card(db, ISSUER, "M-1")
+            trust.revoke_card(db, ISSUER, "M-1")
             assert cards.verify(db, scanned, VISIT).valid
             results["verify_db_cold"] = sample_us(
                 lambda: _cold(lambda: cards.verify(db, scanned, VISIT)), repeat)

@@ -1,15 +1,8 @@
 """The registry of benchmark rows and the timer that runs them.
 
 A row is a *factory*: it gets the shared :class:`bench.inputs.Inputs` and returns what to
-time, so set-up (building a table, a tree, importing a peer) stays out of the figures::
-
-    from bench import register, Skip
-
-    @register("one check", "passport.rules.decide", note="warm table")
-    def _decide(inputs):
-        from passport.rules import decide
-        table = inputs.table_400
-        return decide, (table, "a", "b")      # (function, args): timed as decide(*args)
+time, so set-up (building a table, a tree, importing a peer) stays out of the figures (see
+``bench/cases_rules.py`` for rows registered with ``@register``).
 
 Return ``(fn, args)`` to time ``fn(*args)`` exactly as a caller would write it, or a
 zero-argument callable. Raise :class:`Skip` (e.g. a peer package is not installed) to

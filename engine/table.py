@@ -21,6 +21,9 @@ from engine.distance import (
 # Above this many rows the all-pairs matrix (n^2 bytes) is not precomputed; beyond()
 # then decides the one pair exactly on each call (25 MB at the limit).
 MATRIX_MAX_ROWS = 5000
+# The default radius of the public methods (a stable interface: `within(lat, lon)` means
+# 90 miles, the ASTC rule); the domain always passes its program profile's radius.
+DEFAULT_RADIUS_MILES = 90.0
 _INF = math.inf
 
 
@@ -70,7 +73,8 @@ class InstitutionTable:
     # -- construction ---------------------------------------------------------------
 
     @classmethod
-    def from_records(cls, records: Iterable[Mapping], radius_miles: float = 90.0
+    def from_records(cls, records: Iterable[Mapping],
+                     radius_miles: float = DEFAULT_RADIUS_MILES
                      ) -> InstitutionTable:
         """Build from mappings with ``id``, ``latitude``, ``longitude`` (other keys ignored).
 
@@ -94,7 +98,7 @@ class InstitutionTable:
 
     @classmethod
     def from_arrays(cls, ids: Sequence[str], lat_deg: Sequence[float], lon_deg: Sequence[float],
-                    radius_miles: float = 90.0) -> InstitutionTable:
+                    radius_miles: float = DEFAULT_RADIUS_MILES) -> InstitutionTable:
         """Build from parallel sequences (bulk form of :meth:`from_records`), same checks."""
         try:
             radius = check_miles(radius_miles)
@@ -157,6 +161,16 @@ class InstitutionTable:
         """The program radius the pairwise matrix was built for."""
         return self._radius_miles
 
+    @property
+    def lat_deg(self) -> np.ndarray:
+        """Latitudes in degrees, table order (a read-only array; writing raises ValueError)."""
+        return self._lat
+
+    @property
+    def lon_deg(self) -> np.ndarray:
+        """Longitudes in degrees, table order (a read-only array; writing raises ValueError)."""
+        return self._lon
+
     def index_of(self, institution_id: str) -> int:
         """Row of ``institution_id`` in table order; KeyError naming it when unknown."""
         try:
@@ -175,7 +189,8 @@ class InstitutionTable:
             out[i] = reference_geodesic_m(lat, lon, self._lat[i], self._lon[i]) / METERS_PER_MILE
         return out
 
-    def within(self, lat_deg: float, lon_deg: float, miles: float = 90.0) -> np.ndarray:
+    def within(self, lat_deg: float, lon_deg: float,
+               miles: float = DEFAULT_RADIUS_MILES) -> np.ndarray:
         """Bool mask, table order: geodesic distance <= ``miles`` (exact at the boundary)."""
         try:  # the common case in a few comparisons (NaN fails them too)
             ok = -90.0 <= lat_deg <= 90.0 and -180.0 <= lon_deg <= 180.0 and 0.0 <= miles < _INF
@@ -198,7 +213,7 @@ class InstitutionTable:
         return mask
 
     def eligible_from(self, home_id: str, residence: tuple[float, float] | None = None,
-                      miles: float = 90.0) -> list[str]:
+                      miles: float = DEFAULT_RADIUS_MILES) -> list[str]:
         """Ids farther than ``miles`` from the home institution and from ``residence``.
 
         ``residence`` is a (lat, lon) pair in degrees. The home institution is excluded.

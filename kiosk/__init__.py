@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from kiosk import admin, api, auth, db, desk, errors, health, member, security
+from kiosk import admin, api, auth, clock, db, desk, errors, health, member, security
 from passport import rules, store
 
 
@@ -25,6 +25,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         DB=None,  # the store file; None means passport.store.default_db_path()
         SITE=None,  # the kiosk's own institution id unless set in the admin console
         UNDO_WINDOW_SECONDS=120,
+        # () -> an aware datetime: the time the check-in log reads (log times, the undo
+        # window, the site's "today"); tests set a clock they move themselves.
+        CLOCK=clock.utc_now,
         # Sign-in throttle (kiosk.auth): this many failures for one username, or from one
         # client address, within the window lock that key for the lockout.
         LOGIN_MAX_FAILURES=5,

@@ -17,8 +17,8 @@ _keeper_lock = threading.Lock()
 def _ensure_store(app: Flask) -> None:
     """Once per app: create and migrate the file (``open_db``), then hold one idle handle
     open for the app's lifetime. Without it each request's close would be the last one, and
-    SQLite's last close checkpoints the WAL (with an fsync) and deletes it — milliseconds
-    on every request."""
+    SQLite's last close checkpoints the WAL (with an fsync) and deletes it — an fsync on
+    every request."""
     path = app.config["DB"]
     with _keeper_lock:
         keeper = app.extensions.get(KEEPER_KEY)

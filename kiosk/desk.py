@@ -7,6 +7,7 @@ import logging
 
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
 
+from kiosk import clock
 from kiosk.db import get_db
 from kiosk.errors import ApiError
 from kiosk.security import login_required
@@ -29,7 +30,8 @@ def membership_coverage(profile: rules.Profile) -> dict[str, str]:
     adults, children = profile.membership_limits["group"]
     return {
         "individual": "Individual membership: the named cardholder only",
-        "group": f"Group membership: up to {adults} adults and {children} children, "
+        "group": f"Group membership: up to {adults} adult{'s' * (adults != 1)} and "
+                 f"{children} child{'ren' * (children != 1)}, "
                  "one adult named on the card",
     }
 
@@ -72,7 +74,8 @@ def today():
     """Today's log at this site (site-local day) with counts, for the side panel."""
     site = _require_site()
     return jsonify({"site": site,
-                    **checkins.today_log(get_db(), site, site_timezone(site), limit=50)})
+                    **checkins.today_log(get_db(), site, site_timezone(site), limit=50,
+                                         now=clock.now())})
 
 
 @bp.post("/undo")
@@ -82,7 +85,7 @@ def undo():
     try:
         row = checkins.undo_last(
             get_db(), visit=site, staff_user=g.user.username, source="desk",
-            window_seconds=current_app.config["UNDO_WINDOW_SECONDS"],
+            window_seconds=current_app.config["UNDO_WINDOW_SECONDS"], now=clock.now(),
         )
     except checkins.NothingToUndo as exc:
         raise ApiError(409, "nothing_to_undo", str(exc)) from exc

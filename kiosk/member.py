@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, render_template, request
 from markupsafe import Markup
 
-from kiosk.api import eligible_arguments, run_eligible
+from kiosk import clock
 from kiosk.db import get_db
 from kiosk.errors import ApiError
-from kiosk.site import active_list_or_none, institution_choices, listed_institution
-from passport import cards, qr, rules
+from kiosk.inputs import domain_errors, eligible_arguments
+from kiosk.site import (
+    active_list_or_none,
+    institution_choices,
+    kiosk_site,
+    listed_institution,
+    site_timezone,
+)
+from passport import admission, cards, qr, rules
 
 bp = Blueprint("member", __name__)
 
@@ -38,7 +43,8 @@ def eligible():
     result, error = None, None
     if request.args.get("home"):
         try:
-            result = run_eligible(eligible_arguments(request.args))
+            with domain_errors():
+                result = admission.eligible(get_db(), **eligible_arguments(request.args))
         except ApiError as exc:
             error = exc.message
         else:
@@ -63,7 +69,9 @@ def card():
     svg = check = home_name = None
     if payload:
         payload = cards.normalize_scan(payload)
-        check = cards.verify(get_db(), payload, date.today())
+        # the member's own view: today at this kiosk's site (its time zone), by the app clock
+        today = rules.site_local_today(site_timezone(kiosk_site()), clock.now())
+        check = cards.verify(get_db(), payload, today)
         if check.card is None:
             error = "That is not a Passport card code."
         else:

@@ -35,6 +35,12 @@ class LoginThrottle:
         self._locked_until: dict[str, float] = {}
         self._lock = threading.Lock()
 
+    @property
+    def entry_count(self) -> int:
+        """How many entries (failure counts and locks) are held: what ``max_keys`` bounds."""
+        with self._lock:
+            return len(self._failures) + len(self._locked_until)
+
     def retry_after_seconds(self, keys: Iterable[str]) -> float:
         """Seconds until all of ``keys`` may try again; 0.0 when none is locked."""
         now = self.clock()

@@ -20,8 +20,8 @@ def warm(app: Flask) -> dict:
     """Compile/load the engine kernels and build the active table, so the first scan is as
     fast as the rest; marks the app warm for ``/healthz``. Returns what was done."""
     # Lazy on purpose: importing engine makes Numba set up the on-disk cache of its
-    # @njit(cache=True) kernels (creates engine/__pycache__, writes a probe file) and takes
-    # about a second. The kiosk calls engine directly only here, at ``serve``'s start;
+    # @njit(cache=True) kernels (creates engine/__pycache__, writes a probe file), which is
+    # slow. The kiosk calls engine directly only here, at ``serve``'s start;
     # passport.institutions imports it the same way when it first builds a table.
     import engine
 

@@ -9,10 +9,11 @@ ids are reasons in the decision, never exceptions.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
@@ -20,6 +21,9 @@ from passport import rules
 from passport.geocode import GeocodeError, geocode_postal
 from passport.ids import is_institution_id
 from passport.institutions import ActiveList, load_active
+
+if TYPE_CHECKING:
+    from passport.cards import Card, CardCheck
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -58,24 +62,40 @@ def parse_date(value: Any, what: str) -> date | None:
     raise CheckInputError(f"{what} {value!r} is not a date (YYYY-MM-DD)")
 
 
+def _degrees(value: Any, what: str, limit_deg: float, text_ok: bool) -> float:
+    """A finite number of degrees within +-``limit_deg``: a number (not a bool), or text
+    when ``text_ok`` (a "LAT,LON" string); else CheckInputError naming ``what``."""
+    number_ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not (number_ok or (text_ok and isinstance(value, str))):
+        raise CheckInputError(f"{what} must be a number of degrees, not {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise CheckInputError(f"{what} must be a number of degrees, not {value!r}") from None
+    if not math.isfinite(number) or abs(number) > limit_deg:
+        raise CheckInputError(f"{what} must be between -{limit_deg:g} and {limit_deg:g}, "
+                              f"not {value!r}")
+    return number
+
+
 def parse_point(value: Any, what: str) -> tuple[float, float] | None:
-    """``None``, a (lat, lon) pair, ``{"lat":..,"lon":..}`` or ``"LAT,LON"``, in degrees."""
+    """``None``, a (lat, lon) pair, ``{"lat":..,"lon":..}`` or ``"LAT,LON"``, in degrees;
+    else CheckInputError naming ``what`` and the bad part (``residence lat``)."""
     if value is None or value == "":
         return None
-    try:
-        if isinstance(value, str):
-            lat_text, lon_text = value.split(",")
-            lat_deg, lon_deg = float(lat_text), float(lon_text)
-        elif isinstance(value, Mapping):
-            lat_deg, lon_deg = float(value["lat"]), float(value["lon"])
-        else:
-            lat_deg, lon_deg = (float(v) for v in value)
-    except (ValueError, TypeError, KeyError):
-        raise CheckInputError(f"{what} {value!r} is not LAT,LON in degrees") from None
-    if not (-90.0 <= lat_deg <= 90.0 and -180.0 <= lon_deg <= 180.0):
-        raise CheckInputError(f"{what} {value!r} is out of range (latitude -90..90, "
-                              "longitude -180..180)")
-    return lat_deg, lon_deg
+    text_ok = isinstance(value, str)
+    if text_ok:
+        lat, sep, lon = value.partition(",")
+        if not sep:
+            raise CheckInputError(f"{what} must be LAT,LON in degrees, not {value!r}")
+    elif isinstance(value, Mapping):
+        lat, lon = value.get("lat"), value.get("lon")
+    elif isinstance(value, tuple | list) and len(value) == 2:
+        lat, lon = value
+    else:
+        raise CheckInputError(f"{what} must be LAT,LON in degrees, not {value!r}")
+    return (_degrees(lat, f"{what} lat", 90.0, text_ok),
+            _degrees(lon, f"{what} lon", 180.0, text_ok))
 
 
 def parse_party(value: Any) -> rules.Party | None:
@@ -112,12 +132,57 @@ def _residence(residence: Any, postal: str | None, country: str | None
     return None
 
 
-def site_today(active: ActiveList, institution_id: str) -> date:
-    """Today's date in the site's own time zone (UTC when the site or its zone is unknown)."""
-    return rules.site_local_today(active.timezone_of(institution_id))
+def site_today(active: ActiveList, institution_id: str, now: datetime | None = None) -> date:
+    """Today (at the instant ``now``, default the real clock) in the site's own time zone
+    (UTC when the site or its zone is unknown)."""
+    return rules.site_local_today(active.timezone_of(institution_id), now)
 
 
 # --------------------------------------------------------------------------- check
+
+def _manual_home(home: Any, card: Any, card_image: Any) -> Any:
+    """``home`` parsed when the manual flow is used; checks that exactly one of ``home``,
+    ``card`` and ``card_image`` is given."""
+    given = [name for name, v in (("home", home), ("card", card), ("card_image", card_image))
+             if v not in (None, "", b"")]
+    if len(given) != 1:
+        raise CheckInputError("give exactly one of home, card or card image"
+                              + (f" (got {', '.join(given)})" if given else ""))
+    return parse_id(home, "home") if home not in (None, "") else home
+
+
+def _visit_and_expiry(on: Any, expires: Any, manual: bool) -> tuple[date | None, date | None]:
+    """The visit date and the expiry date, parsed; an expiry date is for the manual flow."""
+    visit_on = parse_date(on, "visit date")
+    expires_on = parse_date(expires, "expiry date")
+    if expires_on is not None and not manual:
+        raise CheckInputError("an expiry date is only for the manual flow (the card carries "
+                              "its own)")
+    return visit_on, expires_on
+
+
+def _read_card(db: sqlite_utils.Database, card: str | None, card_image: Any,
+               on: date) -> CardCheck:
+    """Verify the scanned payload, or the QR code in a photo of the card, on date ``on``."""
+    from passport import cards  # the cards part loads crypto only when a card is checked
+
+    if card_image not in (None, ""):
+        try:
+            card = cards.decode_image(card_image)
+        except cards.CardImageError as exc:
+            raise CheckInputError(str(exc)) from None
+    return cards.verify(db, card, on)
+
+
+def _card_residence(card: Card) -> tuple[float, float] | None:
+    """The card's postal code geocoded offline; None when it has none or it is not found."""
+    if not (card.postal_code and card.country):
+        return None
+    try:
+        return geocode_postal(card.postal_code, card.country)
+    except GeocodeError:
+        return None  # staff are prompted to ask for the residence instead
+
 
 def check(
     db: sqlite_utils.Database,
@@ -134,28 +199,20 @@ def check(
     party: Any = None,
     membership: str | None = None,
     profile: str = rules.DEFAULT_PROFILE_NAME,
+    now: datetime | None = None,
 ) -> rules.Decision:
     """Decide one visit. Exactly one of ``home`` (manual flow: staff read the printed card),
     ``card`` (a scanned payload) or ``card_image`` (path or bytes of a photo of the card).
 
     ``residence`` is (lat, lon), ``{"lat","lon"}`` or ``"LAT,LON"``; or ``postal`` +
-    ``country`` (geocoded offline). ``on`` defaults to today in the visited site's time
-    zone; ``expires`` (manual flow only) adds the expiry check. Raises ``CheckInputError``
-    for malformed input and ``institutions.NoActiveList`` when no list is published.
+    ``country`` (geocoded offline). ``on`` defaults to the date of ``now`` (an aware
+    instant, default the real clock) in the visited site's time zone; ``expires`` (manual
+    flow only) adds the expiry check. Raises ``CheckInputError`` for malformed input and
+    ``institutions.NoActiveList`` when no list is published.
     """
     visit = parse_id(visit, "visit")
-    given = [name for name, v in (("home", home), ("card", card), ("card_image", card_image))
-             if v not in (None, "", b"")]
-    if len(given) != 1:
-        raise CheckInputError("give exactly one of home, card or card image"
-                              + (f" (got {', '.join(given)})" if given else ""))
-    if home not in (None, ""):
-        home = parse_id(home, "home")
-    visit_on = parse_date(on, "visit date")
-    expires_on = parse_date(expires, "expiry date")
-    if expires_on is not None and not home:
-        raise CheckInputError("an expiry date is only for the manual flow (the card carries "
-                              "its own)")
+    home = _manual_home(home, card, card_image)
+    visit_on, expires_on = _visit_and_expiry(on, expires, manual=bool(home))
     if membership is not None and membership not in rules.MEMBERSHIPS:
         raise CheckInputError(f"membership must be one of {sorted(rules.MEMBERSHIPS)}")
     party_obj = parse_party(party)
@@ -163,31 +220,21 @@ def check(
 
     active = load_active(db, profile)
     if visit_on is None:
-        visit_on = site_today(active, visit)
+        visit_on = site_today(active, visit, now)
 
     card_reasons: list[str] = []
     card_json: dict | None = None
     if not home:
-        from passport import cards  # the cards part loads crypto only when a card is checked
-
-        if card_image not in (None, ""):
-            try:
-                card = cards.decode_image(card_image)
-            except cards.CardImageError as exc:
-                raise CheckInputError(str(exc)) from None
-        result = cards.verify(db, card, visit_on)
+        result = _read_card(db, card, card_image, visit_on)
         card_reasons = list(result.reasons)
         card_json = {"valid": result.valid, "reasons": list(result.reasons),
-                     **(result.card.to_dict() if result.card is not None else {})}
+                     **(result.card.to_json() if result.card is not None else {})}
         if result.card is not None:
             home = result.card.issuer_id
             expires_on = result.card.expires
             membership = membership or result.card.membership
-            if point is None and result.card.postal_code and result.card.country:
-                try:
-                    point = geocode_postal(result.card.postal_code, result.card.country)
-                except GeocodeError:
-                    point = None  # staff are prompted to ask for the residence instead
+            if point is None:
+                point = _card_residence(result.card)
     try:
         return rules.decide(
             active, visit, home or None, on=visit_on, expires=expires_on, residence=point,
@@ -204,6 +251,31 @@ _SITE_FIELDS = ("id", "name", "city", "region", "country", "website", "restricti
                 "proof_of_residence", "reservation_required", "store_discount_only",
                 "local_radius_miles", "local_discount_percent", "latitude", "longitude",
                 "timezone")
+
+
+def _site_entries(active: ActiveList, home: str, point: tuple[float, float] | None,
+                  near_miles: Any) -> tuple[list[dict], list[dict]]:
+    """Every listed site but ``home``, decided: (eligible entries, ineligible entries)."""
+    ok: list[dict] = []
+    not_ok: list[dict] = []
+    for index, site_id in enumerate(active.table.ids):
+        if site_id == home:
+            continue
+        decision = rules.decide(active, site_id, home, residence=point, manual=False)
+        entry = {f: active.by_id[site_id].get(f) for f in _SITE_FIELDS}
+        entry["distance_miles"] = decision.home_distance_miles
+        entry["residence_distance_miles"] = decision.residence_distance_miles
+        if near_miles is not None:
+            entry["near_miles"] = float(near_miles[index])
+        if decision.admit:
+            entry["notes"] = [c for c in decision.reasons if c != rules.ELIGIBLE]
+            entry["staff_checks"] = [c for c in decision.staff_checks
+                                     if c != rules.CHECK_PHOTO_ID]
+            ok.append(entry)
+        else:
+            entry["reasons"] = decision.reasons
+            not_ok.append(entry)
+    return ok, not_ok
 
 
 def eligible(
@@ -238,25 +310,7 @@ def eligible(
                                  f"(version {active.version})")
     near_miles = (active.table.distances_from(*near_point) if near_point is not None
                   else None)
-    ok: list[dict] = []
-    not_ok: list[dict] = []
-    for index, site_id in enumerate(active.table.ids):
-        if site_id == home:
-            continue
-        decision = rules.decide(active, site_id, home, residence=point, manual=False)
-        entry = {f: active.by_id[site_id].get(f) for f in _SITE_FIELDS}
-        entry["distance_miles"] = decision.home_distance_miles
-        entry["residence_distance_miles"] = decision.residence_distance_miles
-        if near_miles is not None:
-            entry["near_miles"] = float(near_miles[index])
-        if decision.admit:
-            entry["notes"] = [c for c in decision.reasons if c != rules.ELIGIBLE]
-            entry["staff_checks"] = [c for c in decision.staff_checks
-                                     if c != rules.CHECK_PHOTO_ID]
-            ok.append(entry)
-        else:
-            entry["reasons"] = decision.reasons
-            not_ok.append(entry)
+    ok, not_ok = _site_entries(active, home, point, near_miles)
     sort_key = "near_miles" if near_miles is not None else "distance_miles"
     ok.sort(key=lambda e: (e[sort_key], e["id"]))
     not_ok.sort(key=lambda e: (e["distance_miles"], e["id"]))

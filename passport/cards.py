@@ -51,7 +51,8 @@ from nacl.bindings import crypto_sign_open
 from nacl.exceptions import BadSignatureError
 
 from passport import keys
-from passport.ids import is_key_id
+from passport.ids import check_institution_id, is_key_id
+from passport.trust import TrustedKey, is_card_revoked, trust_snapshot, trusted_key
 
 PREFIX = "PYZ1"
 _PREFIX_BYTES = PREFIX.encode("ascii")
@@ -111,7 +112,7 @@ class Card:
         """``individual`` (covers the named cardholder) or ``group``."""
         return "individual" if self.party_size == 1 else "group"
 
-    def to_dict(self) -> dict:
+    def to_json(self) -> dict:
         """JSON-ready form (``expires`` as YYYY-MM-DD, ``names`` as a list)."""
         return {
             "version": self.version,
@@ -140,12 +141,12 @@ class CardCheck:
     card: Card | None
     detail: str | None = field(default=None, compare=False)
 
-    def to_dict(self) -> dict:
+    def to_json(self) -> dict:
         """``{"valid", "reasons", "card"}`` as ``passport card verify --json`` prints it."""
         return {
             "valid": self.valid,
             "reasons": list(self.reasons),
-            "card": self.card.to_dict() if self.card is not None else None,
+            "card": self.card.to_json() if self.card is not None else None,
         }
 
 
@@ -224,7 +225,7 @@ def _check_text(value: object, what: str) -> str:
 
 def _check_issuer(issuer_id: object) -> None:
     try:
-        keys.check_institution_id(issuer_id)
+        check_institution_id(issuer_id)
     except ValueError as exc:
         raise CardIssueError(str(exc)) from None
 
@@ -449,36 +450,39 @@ def decode(payload: str) -> Card:
 
 # ----------------------------------------------------------------------------- verifying
 
-_GOOD_SIGNATURES: dict[tuple[bytes, bytes, bytes], None] = {}
-_GOOD_SIGNATURES_MAX = 4096
+@lru_cache(maxsize=4096)
+def _verified(public_raw: bytes, message: bytes, signature: bytes) -> bool:
+    # Raises BadSignatureError on a bad signature, and lru_cache keeps no exception: only
+    # successes are remembered, by their exact bytes.
+    crypto_sign_open(signature + message, public_raw)
+    return True
 
 
 def _signature_valid(public_key: Ed25519PublicKey, message: bytes, signature: bytes) -> bool:
     """Ed25519 verification, remembering good (key, message, signature) triples.
 
-    Verified by libsodium (PyNaCl), not OpenSSL (``cryptography``): measured in one
-    process on the 2-core VM, libsodium takes 0.53-0.56x OpenSSL's time (about 53 against
-    103 us at best), and the verification is the bulk of a desk decision on a first scan.
-    libsodium is also the stricter verifier (it refuses small-order keys and points).
-    The desk verifies the same card again when it logs the visit: only successes are
-    kept, by their exact bytes, so a changed byte or another key always verifies afresh;
-    revocation and expiry are checked on every call, outside this memo.
+    Verified by libsodium (PyNaCl), not OpenSSL (``cryptography``): libsodium is the faster
+    of the two (``passport bench`` times both, ``ed25519_verify`` and
+    ``ed25519_verify_openssl``), and the verification is the bulk of a desk decision on a
+    first scan. libsodium is also the stricter verifier (it refuses
+    small-order keys and points). The desk verifies the same card again when it logs the
+    visit: only successes are kept, by their exact bytes, so a changed byte or another key
+    always verifies afresh; revocation and expiry are checked on every call, outside this
+    memo.
     """
-    public_raw = public_key.public_bytes_raw()  # always 32 bytes, as libsodium reads it
-    memo_key = (public_raw, message, signature)
-    if memo_key in _GOOD_SIGNATURES:
-        return True
     try:
-        crypto_sign_open(signature + message, public_raw)
+        # public_bytes_raw: always 32 bytes, as libsodium reads it
+        return _verified(public_key.public_bytes_raw(), message, signature)
     except BadSignatureError:
         return False
-    if len(_GOOD_SIGNATURES) >= _GOOD_SIGNATURES_MAX:
-        _GOOD_SIGNATURES.clear()  # bounded memory; crude but thread-safe under the GIL
-    _GOOD_SIGNATURES[memo_key] = None
-    return True
 
 
-def _judge(card: Card, message: bytes, signature: bytes, key: keys.TrustedKey | None,
+def forget_verified_signatures() -> None:
+    """Forget every remembered good signature, so the next verification is a first scan."""
+    _verified.cache_clear()
+
+
+def _judge(card: Card, message: bytes, signature: bytes, key: TrustedKey | None,
            member_revoked: bool, on: date) -> CardCheck:
     reasons = []
     if key is None or key.institution_id != card.issuer_id or key.status == keys.RETIRED:
@@ -507,12 +511,12 @@ def _visit_date(on: date | None) -> date:
 
 def verify_with_trust(
     payload: str,
-    trust: Mapping[str, keys.TrustedKey],
+    trust: Mapping[str, TrustedKey],
     on: date | None,
     revoked: Container[tuple[str, str]] = frozenset(),
 ) -> CardCheck:
     """Verify ``payload`` against in-memory keys (key id -> TrustedKey) and revoked
-    (institution id, member id) pairs, as ``passport.keys.load_trust(db)`` returns them.
+    (institution id, member id) pairs, as ``passport.trust.load_trust(db)`` returns them.
 
     Never raises on a bad payload: reasons, in this order, any of ``CARD_MALFORMED``
     (alone), ``KEY_UNKNOWN``, ``CARD_SIGNATURE_INVALID``, ``CARD_REVOKED``, ``CARD_EXPIRED``.
@@ -541,10 +545,10 @@ def verify(db: sqlite_utils.Database, payload: str, on: date | None = None) -> C
         card, message, signature = _decode(normalize_scan(payload))
     except _Malformed as exc:
         return CardCheck(False, [CARD_MALFORMED], None, str(exc))
-    snapshot = keys.trust_snapshot(db)  # one read while no key or revocation changes
+    snapshot = trust_snapshot(db)  # one read while no key or revocation changes
     if snapshot is None:  # a store never stamped: its rows one by one
-        key = keys.trusted_key(db, card.key_id)
-        member_revoked = keys.is_card_revoked(db, card.issuer_id, card.member_id)
+        key = trusted_key(db, card.key_id)
+        member_revoked = is_card_revoked(db, card.issuer_id, card.member_id)
     else:
         key = snapshot[0].get(card.key_id)
         member_revoked = (card.issuer_id, card.member_id) in snapshot[1]
@@ -584,7 +588,7 @@ def issue(
     card = Card(FORMAT_VERSION, institution_id, key_id, member_id, tuple(names), party_size,
                 expires, postal_code, country)
     _check_fields(card)
-    if keys.is_card_revoked(db, institution_id, member_id):
+    if is_card_revoked(db, institution_id, member_id):
         raise CardIssueError(
             f"member {member_id!r} of {institution_id} is revoked; issue under a new member id"
         )

@@ -6,6 +6,10 @@ request carrying the same idempotency key gets the original row back and logs no
 same key with a different request (another visit, home institution, member or party size)
 raises ``IdempotencyKeyReused``. Keys are scoped per client: stored as ``SCOPE:KEY`` (e.g.
 ``t3:order-81`` for API token 3, ``s:alice:...`` for a desk session) and shown as ``KEY``.
+
+Every function that reads the time (log times, the undo window, the site's "today") takes
+``now``, an aware datetime, defaulting to the real clock: the kiosk passes its app clock
+(``CLOCK``), so tests choose the instant.
 """
 
 from __future__ import annotations
@@ -62,6 +66,20 @@ def _client_key(stored: str | None) -> str | None:
         return None
     match = _SCOPED_KEY.match(stored)
     return match["key"] if match else stored
+
+
+def _utc(now: datetime | None) -> datetime:
+    """``now`` in UTC (the real clock when None); ValueError for a naive datetime."""
+    if now is None:
+        return datetime.now(UTC)
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"now must be timezone-aware, not {now!r}")
+    return now.astimezone(UTC)
+
+
+def _iso(instant: datetime) -> str:
+    """An aware instant as the log's sortable UTC ISO text (as ``store.utc_now_iso``)."""
+    return instant.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _decision_dict(decision: Any) -> dict:
@@ -133,12 +151,14 @@ def log_checkin(
     key_scope: str | None = None,
     member_id: str | None = None,
     names: list[str] | tuple[str, ...] | None = None,
+    now: datetime | None = None,
 ) -> dict:
-    """Append one check-in for ``decision`` (a Decision or its ``to_json()`` dict), committed
-    before returning. With an ``idempotency_key`` already logged in ``key_scope`` (``t<token
-    id>`` or ``s:<username>``; None: unscoped), return that original row (``replayed`` is
-    True) and log nothing, or raise ``IdempotencyKeyReused`` when its visit, home, member or
-    party size differ from this one's."""
+    """Append one check-in for ``decision`` (a Decision or its ``to_json()`` dict), logged at
+    ``now`` (default: the real clock) and committed before returning. With an
+    ``idempotency_key`` already logged in ``key_scope`` (``t<token id>`` or ``s:<username>``;
+    None: unscoped), return that original row (``replayed`` is True) and log nothing, or
+    raise ``IdempotencyKeyReused`` when its visit, home, member or party size differ from
+    this one's."""
     party_size = check_party_size(party_size)
     key = _check_key(idempotency_key)
     if source not in SOURCES:
@@ -149,7 +169,7 @@ def log_checkin(
     if not data.get("visit"):
         raise CheckinError("the decision names no visited institution")
     row = {
-        "at": store.utc_now_iso(),
+        "at": _iso(_utc(now)),
         "visit": data["visit"],
         "home": data.get("home") or card.get("issuer_id"),
         "member_id": member_id or card.get("member_id"),
@@ -184,12 +204,13 @@ def undo_last(
     staff_user: str | None,
     source: str = "desk",
     window_seconds: float = UNDO_WINDOW_SECONDS,
+    now: datetime | None = None,
 ) -> dict:
-    """Cancel the newest entry at ``visit`` logged within ``window_seconds``: log a new row
-    that ``undoes`` it (a copy of its facts) and return that row. Raises NothingToUndo."""
-    since = (datetime.now(UTC) - timedelta(seconds=window_seconds)).isoformat(
-        timespec="microseconds"
-    )
+    """Cancel the newest entry at ``visit`` logged at most ``window_seconds`` before ``now``
+    (default: the real clock): log a new row at ``now`` that ``undoes`` it (a copy of its
+    facts) and return that row. Raises NothingToUndo."""
+    instant = _utc(now)
+    since = _iso(instant - timedelta(seconds=window_seconds))
     with db.atomic():
         target = store.last_undoable_checkin_row(db, visit, since)
         if target is None:
@@ -198,7 +219,7 @@ def undo_last(
             )
         row = {name: target[name] for name in store.CHECKIN_COLUMNS}
         row.update(
-            at=store.utc_now_iso(),
+            at=_iso(instant),
             staff_user=staff_user,
             source=source,
             idempotency_key=None,
@@ -246,12 +267,13 @@ def list_checkins(
 
 
 def local_day_bounds(tz_name: str | None = None, now: datetime | None = None) -> tuple[str, str]:
-    """Start and end (UTC ISO) of today in ``tz_name`` (the server's zone when None/unknown)."""
+    """Start and end (UTC ISO) of the day holding ``now`` (default: the real clock) in
+    ``tz_name`` (the server's zone when None/unknown)."""
     try:
         zone = ZoneInfo(tz_name) if tz_name else None
     except (ZoneInfoNotFoundError, ValueError):
         zone = None
-    local_now = (now or datetime.now(UTC)).astimezone(zone)
+    local_now = _utc(now).astimezone(zone)
     start = datetime.combine(local_now.date(), time(), local_now.tzinfo)
     end = datetime.combine(local_now.date() + timedelta(days=1), time(), local_now.tzinfo)
     return (
@@ -260,26 +282,30 @@ def local_day_bounds(tz_name: str | None = None, now: datetime | None = None) ->
     )
 
 
-def today_counts(db: sqlite_utils.Database, visit: str, tz_name: str | None = None) -> dict:
-    """``{admitted, admitted_people, denied, denied_people, undone}`` for today at ``visit``."""
-    start, end = local_day_bounds(tz_name)
+def today_counts(db: sqlite_utils.Database, visit: str, tz_name: str | None = None, *,
+                 now: datetime | None = None) -> dict:
+    """``{admitted, admitted_people, denied, denied_people, undone}`` for today (the day
+    holding ``now``) at ``visit``."""
+    start, end = local_day_bounds(tz_name, now)
     return store.checkin_counts(db, visit, start, end)
 
 
 def today_checkins(
-    db: sqlite_utils.Database, visit: str, tz_name: str | None = None, limit: int = 50
+    db: sqlite_utils.Database, visit: str, tz_name: str | None = None, limit: int = 50, *,
+    now: datetime | None = None,
 ) -> list[dict]:
-    """Today's entries at ``visit`` (site-local day), newest first."""
-    start, end = local_day_bounds(tz_name)
+    """Today's entries at ``visit`` (the site-local day holding ``now``), newest first."""
+    start, end = local_day_bounds(tz_name, now)
     return list_checkins(db, start, end, limit, visit=visit)
 
 
 def today_log(
-    db: sqlite_utils.Database, visit: str, tz_name: str | None = None, limit: int = 50
+    db: sqlite_utils.Database, visit: str, tz_name: str | None = None, limit: int = 50, *,
+    now: datetime | None = None,
 ) -> dict:
-    """``{counts, checkins}`` for today at ``visit`` (site-local day): ``today_counts`` and
-    ``today_checkins`` over one pair of day bounds, so both describe the same day even when
-    the request straddles midnight."""
-    start, end = local_day_bounds(tz_name)
+    """``{counts, checkins}`` for today at ``visit`` (the site-local day holding ``now``):
+    ``today_counts`` and ``today_checkins`` over one pair of day bounds, so both describe the
+    same day even when the request straddles midnight."""
+    start, end = local_day_bounds(tz_name, now)
     return {"counts": store.checkin_counts(db, visit, start, end),
             "checkins": list_checkins(db, start, end, limit, visit=visit)}

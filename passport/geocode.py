@@ -81,7 +81,7 @@ def geocode_postal(code: str, country: str) -> tuple[float, float]:
 
 @functools.lru_cache(maxsize=4096)
 def _us_zip_centroid(zip5: str) -> tuple[float, float] | None:
-    # zipcodes scans its whole table (~0.3 ms); a desk sees the same ZIPs again and again.
+    # zipcodes scans its whole table on every lookup; a desk sees the same ZIPs again and again.
     import zipcodes
 
     matches = zipcodes.matching(zip5)
@@ -90,7 +90,7 @@ def _us_zip_centroid(zip5: str) -> tuple[float, float] | None:
 
 @functools.cache
 def _timezone_finder():
-    # Loading the boundary data takes ~1-2 s, so it happens once, on first use.
+    # Loading the boundary data is slow, so it happens once, on first use.
     from timezonefinder import TimezoneFinder
 
     return TimezoneFinder()

@@ -24,3 +24,10 @@ def is_institution_id(value: object) -> bool:
 def is_key_id(value: object) -> bool:
     """True when ``value`` is a string that is a well-formed issuer key id."""
     return isinstance(value, str) and KEY_ID_PATTERN.fullmatch(value) is not None
+
+
+def check_institution_id(institution_id: object) -> str:
+    """Return ``institution_id`` or raise ``ValueError`` naming it."""
+    if not is_institution_id(institution_id):
+        raise ValueError(f"not a valid institution id: {institution_id!r}")
+    return institution_id

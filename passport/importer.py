@@ -34,6 +34,7 @@ import re
 import warnings
 import zipfile
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -453,8 +454,13 @@ def _check_header(columns: list[str], header_row: int | None) -> list[RowError]:
     return errors
 
 
+# Adds one problem of the row being validated: err(column, message).
+_Err = Callable[[str | None, str], None]
+
+
 def _validate_row(row_number: int, row: dict[str, str], errors: list[RowError]
                   ) -> dict[str, Any] | None:
+    """One data row as a clean record, or None after adding its problems to ``errors``."""
     start = len(errors)
 
     def err(column: str | None, message: str) -> None:
@@ -467,14 +473,33 @@ def _validate_row(row_number: int, row: dict[str, str], errors: list[RowError]
             err(column, "contains control characters")
 
     record: dict[str, Any] = {c: None for c in KNOWN_COLUMNS}
+    record["id"] = _validate_id(row, err)
+    _validate_text(row, record, err)
+    country = record["country"] = _validate_country(row, err)
+    if country == "US" and record["postal_code"]:
+        _fix_us_zip(record, err)
+    _validate_coordinates(row, record, country, err)
+    _validate_terms(row, record, err)
+    _validate_website(record, err)
+    _validate_timezone(row, record, err)
+    record["coord_source"] = record["coord_source"] or row.get("coord_source", "").strip() or None
+
+    for column in ("name", "address", "city", "region", "restrictions", "coord_source"):
+        record[column] = inert(record[column])
+    return record if len(errors) == start else None
+
+
+def _validate_id(row: dict[str, str], err: _Err) -> str:
     record_id = row.get("id", "").strip()
     if not record_id:
         err("id", "id is empty")
     elif not is_institution_id(record_id):
         err("id", f"id '{record_id[:40]}' may contain only letters, digits, '.', '_', ':' and "
                   "'-', start with a letter or digit, and be at most 100 characters")
-    record["id"] = record_id
+    return record_id
 
+
+def _validate_text(row: dict[str, str], record: dict[str, Any], err: _Err) -> None:
     for column in TEXT_COLUMNS:
         value = row.get(column, "").strip()
         limit = MAX_TEXT_CHARS[column]
@@ -484,6 +509,8 @@ def _validate_row(row_number: int, row: dict[str, str], errors: list[RowError]
     if not record["name"]:
         err("name", "name is empty")
 
+
+def _validate_country(row: dict[str, str], err: _Err) -> str | None:
     country = normalize_country(row.get("country"))
     if not country:
         err("country", "country is empty (use a two-letter code such as US or CA)")
@@ -495,17 +522,19 @@ def _validate_row(row_number: int, row: dict[str, str], errors: list[RowError]
                        f"'{COUNTRY_CODE_MISTAKES[country]}'?")
     elif country not in iso_country_codes():
         err("country", f"country '{country}' is not an ISO 3166 country code")
-    record["country"] = country
+    return country
 
-    if country == "US" and record["postal_code"]:
-        zip5 = normalize_us_zip(record["postal_code"])
-        if zip5 is None:
-            err("postal_code", f"'{record['postal_code']}' is not a US ZIP code")
-        elif len(record["postal_code"]) < 5:
-            record["postal_code"] = zip5  # Excel drops the leading zeros of 02134
 
-    _validate_coordinates(row, record, country, err)
+def _fix_us_zip(record: dict[str, Any], err: _Err) -> None:
+    zip5 = normalize_us_zip(record["postal_code"])
+    if zip5 is None:
+        err("postal_code", f"'{record['postal_code']}' is not a US ZIP code")
+    elif len(record["postal_code"]) < 5:
+        record["postal_code"] = zip5  # Excel drops the leading zeros of 02134
 
+
+def _validate_terms(row: dict[str, str], record: dict[str, Any], err: _Err) -> None:
+    """The structured terms: yes/no columns and bounded numbers."""
     for column in BOOL_COLUMNS:
         value = row.get(column, "").strip().lower()
         if value in _TRUE:
@@ -528,6 +557,8 @@ def _validate_row(row_number: int, row: dict[str, str], errors: list[RowError]
         else:
             record[column] = number
 
+
+def _validate_website(record: dict[str, Any], err: _Err) -> None:
     website = record["website"]
     if website:
         if "://" not in website and re.match(r"^[\w.-]+\.[a-z]{2,}(/|$)", website, re.I):
@@ -536,6 +567,8 @@ def _validate_row(row_number: int, row: dict[str, str], errors: list[RowError]
             err("website", f"website '{website[:60]}' must be an http:// or https:// address")
         record["website"] = website
 
+
+def _validate_timezone(row: dict[str, str], record: dict[str, Any], err: _Err) -> None:
     tz_name = row.get("timezone", "").strip()
     if tz_name:
         try:
@@ -544,11 +577,6 @@ def _validate_row(row_number: int, row: dict[str, str], errors: list[RowError]
             err("timezone", f"timezone '{tz_name[:40]}' is not an IANA time zone name "
                             "(e.g. America/Chicago)")
         record["timezone"] = tz_name
-    record["coord_source"] = record["coord_source"] or row.get("coord_source", "").strip() or None
-
-    for column in ("name", "address", "city", "region", "restrictions", "coord_source"):
-        record[column] = inert(record[column])
-    return record if len(errors) == start else None
 
 
 def _parse_number(text: str) -> float | None:
@@ -571,7 +599,7 @@ def _in_country(country: str, lat_deg: float, lon_deg: float) -> bool | None:
 
 
 def _validate_coordinates(row: dict[str, str], record: dict[str, Any], country: str,
-                          err) -> None:
+                          err: _Err) -> None:
     lat_text = row.get("latitude", "").strip()
     lon_text = row.get("longitude", "").strip()
     if not lat_text and not lon_text:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import threading
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from passport.importer import (
     parse_bytes,
     parse_file,
 )
+from passport.memo import BoundedCache
 from passport.rules import DEFAULT_PROFILE_NAME, Profile
 
 __all__ = [
@@ -49,7 +49,6 @@ DETAIL_FIELDS = ("address", "city", "region", "country", "postal_code", "website
 # Above this many rows the pairwise distance matrix would cost too much memory (n^2 floats);
 # decisions then compute the pair distance with one exact geodesic.
 DISTANCE_MATRIX_MAX_ROWS = 3000
-_CACHE_SIZE = 8
 
 
 class NoActiveList(LookupError):
@@ -123,8 +122,8 @@ def get_profile(db: sqlite_utils.Database, name: str = DEFAULT_PROFILE_NAME) -> 
 
 # --------------------------------------------------------------------------- active list
 
-_cache: dict[tuple, ActiveList] = {}
-_cache_lock = threading.Lock()
+# (store file, profile row) -> its active list; a few stores and profiles per process
+_active_lists: BoundedCache[tuple, ActiveList] = BoundedCache(8)
 
 
 # The file behind each open handle, asked once per handle (load_active runs per request).
@@ -141,7 +140,7 @@ def _db_file(db: sqlite_utils.Database) -> str:
 
 def build_active_list(version: int, profile: Profile, rows: list[dict]) -> ActiveList:
     """The in-memory form of one list version (engine table, pair distances, rows by id)."""
-    # engine imports numba (~1 s): only commands that build a table pay for it.
+    # engine imports numba, slow to load: only commands that build a table pay for it.
     from engine import InstitutionTable
 
     table = InstitutionTable.from_records(rows, radius_miles=profile.radius_miles)
@@ -165,16 +164,12 @@ def load_active(db: sqlite_utils.Database, profile: str = DEFAULT_PROFILE_NAME) 
                            "import one with `passport import FILE`")
     # The whole profile row is in the key: a changed radius or party rule builds anew.
     key = (_db_file(db), tuple(sorted(row.items())))
-    with _cache_lock:
-        hit = _cache.get(key)
+    hit = _active_lists.get(key)
     if hit is not None:
         return hit
     prof = Profile.from_row(row)
     active = build_active_list(version, prof, store.get_institution_rows(db, version))
-    with _cache_lock:
-        while len(_cache) >= _CACHE_SIZE:
-            _cache.pop(next(iter(_cache)))
-        _cache[key] = active
+    _active_lists.put(key, active)
     return active
 
 

@@ -185,7 +185,10 @@ class Party:
         for name in ("adults", "children"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"party {name} must be a whole number >= 0, got {value!r}")
+                raise ValueError(f"party.{name} must be a whole number >= 0, not {value!r}")
+        if not isinstance(self.named_present, bool):
+            raise ValueError(f"party.named_present must be true or false, "
+                             f"not {self.named_present!r}")
         if self.adults + self.children < 1:
             raise ValueError("a party has at least one person")
         if self.adults + self.children > MAX_PARTY:
@@ -234,7 +237,8 @@ class Decision:
     home_name: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-ready dict: the DESIGN keys first, then the extra ones."""
+        """JSON-ready dict: admit, reasons, both distances and the list version first, then
+        what the pages and the log show besides."""
         codes = [*self.reasons, *self.staff_checks]
         return {
             "admit": self.admit,
@@ -284,13 +288,14 @@ def format_miles(dist_miles: float | None, radius_miles: float | None) -> str:
     return text
 
 
-def site_local_today(timezone_name: str | None) -> date:
-    """Today's date in an IANA time zone (UTC when the zone is missing or unknown)."""
+def site_local_today(timezone_name: str | None, now: datetime | None = None) -> date:
+    """The date of the instant ``now`` (aware; default: the real clock) in an IANA time zone
+    (UTC when the zone is missing or unknown)."""
     try:
         zone = zoneinfo.ZoneInfo(timezone_name) if timezone_name else None
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         zone = None
-    return datetime.now(zone or UTC).date()
+    return (now or datetime.now(UTC)).astimezone(zone or UTC).date()
 
 
 def covered_people(party: Party, membership: str | None, profile: Profile) -> int:
@@ -302,11 +307,137 @@ def covered_people(party: Party, membership: str | None, profile: Profile) -> in
     return max(1, min(party.adults, max_adults) + min(party.children, max_children))
 
 
+def _reason_rank(code: str) -> int:
+    return _RANK.get(code, len(_RANK))
+
+
 def _beyond(table: Any, home_row: Mapping[str, Any], visit: str, miles: float) -> bool:
     # Off the precomputed radius (a site's own smaller radius, another program's radius):
     # one exact geodesic with the engine's boundary rule, so exactly-at-radius is within.
     return table.distance_and_beyond_from_point(home_row["latitude"], home_row["longitude"],
                                                 visit, miles)[1]
+
+
+# Each step of decide() below adds the reason codes it finds to the decision's ``reasons``.
+
+def _listed_rows(active: ActiveListLike, visit: str, home: str | None, reasons: set[str]
+                 ) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]:
+    """The visited and home institutions' rows, None for an id not on the active list
+    (adds ``VISIT_NOT_PARTICIPATING`` or ``HOME_NOT_PARTICIPATING``)."""
+    visit_row = active.by_id.get(visit)
+    home_row = active.by_id.get(home) if home is not None else None
+    if visit_row is None:
+        reasons.add(VISIT_NOT_PARTICIPATING)
+    if home is not None and home_row is None:
+        reasons.add(HOME_NOT_PARTICIPATING)
+    return visit_row, home_row
+
+
+def _site_radius(visit_row: Mapping[str, Any] | None, radius: float) -> float:
+    """The radius at the visited site: its own ``local_radius_miles`` when smaller."""
+    local = visit_row.get("local_radius_miles") if visit_row is not None else None
+    return local if local is not None and local < radius else radius
+
+
+def _home_rule(active: ActiveListLike, visit: str, home: str, home_row: Mapping[str, Any],
+               site_radius: float, reasons: set[str]) -> float:
+    """The home rule for a listed visit and home; returns the miles from home.
+
+    Adds ``SAME_INSTITUTION`` or ``HOME_WITHIN_RADIUS``, or ``LOCAL_RULE_HONOURED`` when the
+    site is beyond only its own smaller radius; nothing when beyond the program radius.
+    """
+    if visit == home:
+        reasons.add(SAME_INSTITUTION)
+        return 0.0
+    table = active.table
+    radius = active.profile.radius_miles
+    home_miles = active.distance_miles(home, visit)
+    if radius == table.radius_miles:
+        beyond_program = table.beyond(home, visit)  # precomputed, no trigonometry
+    else:
+        beyond_program = _beyond(table, home_row, visit, radius)
+    if not beyond_program:
+        if site_radius < radius and _beyond(table, home_row, visit, site_radius):
+            reasons.add(LOCAL_RULE_HONOURED)
+        else:
+            reasons.add(HOME_WITHIN_RADIUS)
+    return home_miles
+
+
+def _residence_rule(active: ActiveListLike, visit: str, residence: tuple[float, float],
+                    site_radius: float, reasons: set[str]) -> float:
+    """The residence rule for a listed visit; returns the miles from the residence (one
+    exact geodesic, compiled).
+
+    Only under a profile with the residence rule: adds ``RESIDENCE_WITHIN_RADIUS``, or
+    ``LOCAL_RULE_HONOURED`` when the site is beyond only its own smaller radius.
+    """
+    table = active.table
+    profile = active.profile
+    lat_deg, lon_deg = residence
+    residence_miles, beyond = table.distance_and_beyond_from_point(
+        lat_deg, lon_deg, visit, profile.radius_miles)
+    if profile.residence_rule and not beyond:
+        if site_radius < profile.radius_miles and table.distance_and_beyond_from_point(
+                lat_deg, lon_deg, visit, site_radius)[1]:
+            reasons.add(LOCAL_RULE_HONOURED)
+        else:
+            reasons.add(RESIDENCE_WITHIN_RADIUS)
+    return residence_miles
+
+
+def _expiry_and_presence(reasons: set[str], visit_row: Mapping[str, Any] | None,
+                         on: date | None, expires: date | None, party: Party) -> date | None:
+    """The visit date (default: today at the visited site); adds ``CARD_EXPIRED`` and
+    ``NAMED_MEMBER_ABSENT``."""
+    if on is None and visit_row is not None:
+        # Not I/O, but the clock: the visit is today at the visited site, as at the desk.
+        on = site_local_today(visit_row.get("timezone"))
+    if expires is not None and on is not None and on > expires:
+        reasons.add(CARD_EXPIRED)
+    if not party.named_present:
+        reasons.add(NAMED_MEMBER_ABSENT)
+    return on
+
+
+# Denials after which a site may still offer members from nearby its discount.
+_DISTANCE_DENIALS = frozenset({HOME_WITHIN_RADIUS, RESIDENCE_WITHIN_RADIUS})
+
+
+def _benefits_and_checks(
+    admit: bool, reasons: set[str], visit_row: Mapping[str, Any] | None, party: Party,
+    membership: str | None, profile: Profile, residence: tuple[float, float] | None,
+    manual: bool,
+) -> tuple[int, str | None, float | None, list[str]]:
+    """What the decision grants: (people covered, benefit, discount percent, staff checks).
+
+    Admitted: adds ``ELIGIBLE``, ``PARTY_TOO_LARGE`` and ``STORE_DISCOUNT_ONLY`` as they
+    apply. Denied: drops ``LOCAL_RULE_HONOURED`` (a note on admissions only) and adds
+    ``LOCAL_DISCOUNT`` when distance alone denied and the site offers a discount.
+    """
+    if not admit:
+        reasons.discard(LOCAL_RULE_HONOURED)
+        if (visit_row is not None and visit_row.get("local_discount_percent")
+                and reasons & DENY_CODES <= _DISTANCE_DENIALS):
+            reasons.add(LOCAL_DISCOUNT)
+            return 0, "discount", float(visit_row["local_discount_percent"]), []
+        return 0, None, None, []
+    reasons.add(ELIGIBLE)
+    covered = covered_people(party, membership, profile)
+    if party.size > covered:
+        reasons.add(PARTY_TOO_LARGE)
+    benefit = "general_admission"
+    if visit_row.get("store_discount_only"):
+        reasons.add(STORE_DISCOUNT_ONLY)
+        benefit = "store_discount"
+    staff = [CHECK_MEMBER_CARD if manual else CHECK_PHOTO_ID]
+    if visit_row.get("proof_of_residence"):
+        staff.append(CHECK_PROOF_OF_RESIDENCE)
+    elif residence is None and profile.residence_rule:
+        staff.append(CHECK_RESIDENCE)
+    if visit_row.get("reservation_required"):
+        staff.append(CHECK_RESERVATION)
+    return covered, benefit, None, staff
 
 
 def decide(
@@ -338,112 +469,28 @@ def decide(
     if membership is not None and membership not in MEMBERSHIPS:
         raise ValueError(f"membership must be one of {sorted(MEMBERSHIPS)}, "
                          f"got {membership!r}")
-    profile = active.profile
-    table = active.table
-    by_id = active.by_id
     reasons: set[str] = set(card_reasons)
     if home is None and not reasons:
         raise ValueError("decide() needs a home institution or the card's failure reasons")
-
-    visit_row = by_id.get(visit)
-    home_row = by_id.get(home) if home is not None else None
-    radius = profile.radius_miles
-    site_radius = radius
-    if visit_row is None:
-        reasons.add(VISIT_NOT_PARTICIPATING)
-    else:
-        local = visit_row.get("local_radius_miles")
-        if local is not None and local < radius:
-            site_radius = local
-    if home is not None and home_row is None:
-        reasons.add(HOME_NOT_PARTICIPATING)
-
-    local_rule_used = False
-    home_miles: float | None = None
+    visit_row, home_row = _listed_rows(active, visit, home, reasons)
+    site_radius = _site_radius(visit_row, active.profile.radius_miles)
+    home_miles = residence_miles = None
     if visit_row is not None and home_row is not None:
-        if visit == home:
-            reasons.add(SAME_INSTITUTION)
-            home_miles = 0.0
-        else:
-            home_miles = active.distance_miles(home, visit)
-            if radius == table.radius_miles:
-                beyond_program = table.beyond(home, visit)  # precomputed, no trigonometry
-            else:
-                beyond_program = _beyond(table, home_row, visit, radius)
-            if beyond_program:
-                pass
-            elif site_radius < radius and _beyond(table, home_row, visit, site_radius):
-                local_rule_used = True
-            else:
-                reasons.add(HOME_WITHIN_RADIUS)
-
-    residence_miles: float | None = None
-    if residence is not None and visit_row is not None:
-        residence_miles, beyond_res = table.distance_and_beyond_from_point(
-            residence[0], residence[1], visit, radius)
-        if profile.residence_rule and not beyond_res:
-            if site_radius < radius and table.distance_and_beyond_from_point(
-                    residence[0], residence[1], visit, site_radius)[1]:
-                local_rule_used = True
-            else:
-                reasons.add(RESIDENCE_WITHIN_RADIUS)
-
-    if on is None and visit_row is not None:
-        # Not I/O, but the clock: the visit is today at the visited site, as at the desk.
-        on = site_local_today(visit_row.get("timezone"))
-    if expires is not None and on is not None and on > expires:
-        reasons.add(CARD_EXPIRED)
-    if not party.named_present:
-        reasons.add(NAMED_MEMBER_ABSENT)
-
+        home_miles = _home_rule(active, visit, home, home_row, site_radius, reasons)
+    if visit_row is not None and residence is not None:
+        residence_miles = _residence_rule(active, visit, residence, site_radius, reasons)
+    on = _expiry_and_presence(reasons, visit_row, on, expires, party)
     admit = not (reasons & DENY_CODES)
-    covered = 0
-    benefit: str | None = None
-    discount: float | None = None
-    staff: list[str] = []
-    if admit:
-        reasons.add(ELIGIBLE)
-        if local_rule_used:
-            reasons.add(LOCAL_RULE_HONOURED)
-        covered = covered_people(party, membership, profile)
-        if party.size > covered:
-            reasons.add(PARTY_TOO_LARGE)
-        if visit_row.get("store_discount_only"):
-            reasons.add(STORE_DISCOUNT_ONLY)
-            benefit = "store_discount"
-        else:
-            benefit = "general_admission"
-        is_manual = card is None if manual is None else manual
-        staff.append(CHECK_MEMBER_CARD if is_manual else CHECK_PHOTO_ID)
-        if visit_row.get("proof_of_residence"):
-            staff.append(CHECK_PROOF_OF_RESIDENCE)
-        elif residence is None and profile.residence_rule:
-            staff.append(CHECK_RESIDENCE)
-        if visit_row.get("reservation_required"):
-            staff.append(CHECK_RESERVATION)
-    elif (visit_row is not None and visit_row.get("local_discount_percent")
-          and reasons & DENY_CODES <= {HOME_WITHIN_RADIUS, RESIDENCE_WITHIN_RADIUS}):
-        reasons.add(LOCAL_DISCOUNT)
-        benefit = "discount"
-        discount = float(visit_row["local_discount_percent"])
-
+    covered, benefit, discount, staff = _benefits_and_checks(
+        admit, reasons, visit_row, party, membership, active.profile, residence,
+        card is None if manual is None else manual)
     return Decision(
-        admit=admit,
-        reasons=sorted(reasons, key=lambda c: _RANK.get(c, len(_RANK))),
-        home_distance_miles=home_miles,
-        residence_distance_miles=residence_miles,
-        list_version=active.version,
-        visit=visit,
-        home=home,
-        on=on,
-        covered=covered,
-        party_size=party.size,
-        staff_checks=staff,
+        admit=admit, reasons=sorted(reasons, key=_reason_rank),
+        home_distance_miles=home_miles, residence_distance_miles=residence_miles,
+        list_version=active.version, visit=visit, home=home, on=on, covered=covered,
+        party_size=party.size, staff_checks=staff, card=card, benefit=benefit,
+        discount_percent=discount, radius_miles=site_radius,
         terms=visit_row.get("restrictions") if visit_row is not None else None,
-        card=card,
-        benefit=benefit,
-        discount_percent=discount,
-        radius_miles=site_radius,
         visit_name=visit_row["name"] if visit_row is not None else None,
         home_name=home_row["name"] if home_row is not None else None,
     )

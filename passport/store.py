@@ -48,9 +48,8 @@ def default_db_path() -> Path:
 
 # --------------------------------------------------------------------------- migrations
 
-def _m001_initial(db: sqlite_utils.Database) -> None:
-    db.executescript(
-        """
+# Migration 1, the initial schema: later migrations alter it; this text never changes.
+_M001_SQL = """
         CREATE TABLE profiles (
             name TEXT PRIMARY KEY,
             title TEXT NOT NULL,
@@ -163,7 +162,10 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
         INSERT INTO profiles (name, title, radius_miles, residence_rule)
             VALUES ('astc', 'ASTC Travel Passport Program', 90.0, 1);
         """
-    )
+
+
+def _m001_initial(db: sqlite_utils.Database) -> None:
+    db.executescript(_M001_SQL)
 
 
 def _m002_party_limits(db: sqlite_utils.Database) -> None:
@@ -235,12 +237,12 @@ def connect_migrated(
     path: str | os.PathLike[str], synchronous: str = "FULL", *, check_same_thread: bool = True
 ) -> sqlite_utils.Database:
     """Open a store that ``open_db`` already opened (so migrated, WAL set on the file) with
-    only the per-connection pragmas: about a tenth of ``open_db``'s cost, for the kiosk's
-    one-handle-per-request (the check-in API's latency budget is a few milliseconds).
+    only the per-connection pragmas: a small part of ``open_db``'s work, for the kiosk's
+    one-handle-per-request (a check-in must stay quick).
 
-    ``synchronous``: FULL fsyncs the WAL at every commit (survives power loss; ~4.6 ms per
-    commit measured on the 2-core dev VM); NORMAL writes the WAL without fsync (a commit
-    survives the process crashing, the last ones may roll back on power loss; ~0.05 ms).
+    ``synchronous``: FULL fsyncs the WAL at every commit (survives power loss; the fsync is
+    most of a commit's time); NORMAL writes the WAL without fsync (a commit survives the
+    process crashing, the last ones may roll back on power loss).
     ``check_same_thread=False`` for a handle another thread may close.
     """
     level = synchronous.upper()
@@ -592,11 +594,11 @@ def revoke_api_token_row(db: sqlite_utils.Database, token_id: int) -> int:
 
 
 # ------------------------------------------------------------------ issuer keys, revocations
-# (owner: passport/keys.py)
+# (owners: passport/keys.py for keys, passport/trust.py for revocations and the trust list)
 #
 # Every write here also stamps the trust list (``_stamp_trust``, same transaction): a fresh
 # random token in ``settings``, so a verifier holding the keys and revocations in memory
-# (``passport.keys.trust_snapshot``) sees any change, from any connection or process, with
+# (``passport.trust.trust_snapshot``) sees any change, from any connection or process, with
 # one primary-key read per check.
 
 TRUST_STAMP_SETTING = "trust_list_stamp"

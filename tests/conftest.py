@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from passport import store
 from passport.rules import Profile
+
+# Property tests draw the same examples on every run (no flaky CI, no example database):
+# each test's own @settings inherit this profile.
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.load_profile("repeatable")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_CSV = ROOT / "data" / "institutions.csv"
@@ -43,14 +50,33 @@ def shipped_csv() -> Path:
 # --------------------------------------------------------------------------- kiosk (KIOSK)
 
 KIOSK_TEST_PASSWORD = "correct horse battery"
+# The kiosk tests' instant: noon in California, the same calendar day in every US zone.
+KIOSK_TEST_NOW = datetime(2026, 6, 15, 19, 0, tzinfo=UTC)
+
+
+class SettableClock:
+    """The app's ``CLOCK`` in tests: answers ``now`` (an aware datetime) until a test sets
+    another instant, so nothing depends on the real time of day."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 @pytest.fixture
-def kiosk_app(db_path):
-    """The Flask app on the test store (a fixed secret key: tests only)."""
+def kiosk_clock() -> SettableClock:
+    return SettableClock(KIOSK_TEST_NOW)
+
+
+@pytest.fixture
+def kiosk_app(db_path, kiosk_clock):
+    """The Flask app on the test store (a fixed secret key: tests only), on ``kiosk_clock``."""
     from kiosk import create_app
 
-    return create_app({"TESTING": True, "DB": str(db_path), "SECRET_KEY": "test-only-secret"})
+    return create_app({"TESTING": True, "DB": str(db_path), "SECRET_KEY": "test-only-secret",
+                       "CLOCK": kiosk_clock})
 
 
 @pytest.fixture

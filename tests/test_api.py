@@ -1,7 +1,7 @@
 """The JSON API: every route, Bearer and session auth, idempotency, one error shape, and
 every real response validated against kiosk/openapi.yaml."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -166,7 +166,7 @@ def test_checkins_idempotent(kiosk_client, bearer, card, db):
     assert db.execute("SELECT COUNT(*) FROM checkins").fetchone()[0] == 2
 
 
-def test_checkins_denial_logged_and_listed(kiosk_client, bearer, near_card):
+def test_checkins_denial_logged_and_listed(kiosk_client, bearer, near_card, kiosk_clock):
     response = kiosk_client.post("/api/v1/checkins", headers=bearer,
                                  json={"visit": EXPLORATORIUM, "card": near_card})
     assert response.status_code == 201 and response.json["admit"] is False
@@ -174,7 +174,7 @@ def test_checkins_denial_logged_and_listed(kiosk_client, bearer, near_card):
     rows = assert_matches(listed, "/checkins")["checkins"]
     assert [r["id"] for r in rows] == [response.json["id"]]
     assert rows[0]["reasons"] == response.json["reasons"] and rows[0]["names"] == ["Grace Hopper"]
-    today = date.today().isoformat()
+    today = kiosk_clock.now.date().isoformat()  # the app's clock, in UTC
     assert len(kiosk_client.get(f"/api/v1/checkins?from={today}&to={today}&limit=5",
                                 headers=bearer).json["checkins"]) == 1
     assert kiosk_client.get("/api/v1/checkins?to=2000-01-01",
@@ -482,3 +482,18 @@ def test_institutions_total_counts_every_match(kiosk_client, bearer, listed):
         every = institutions.search(listed, text, None)
         assert few["total"] == len(every), text
         assert [r["id"] for r in few["institutions"]] == [r["id"] for r in every[:3]]
+
+
+@pytest.mark.parametrize(("utc_instant", "admit"), [
+    (datetime(2026, 7, 1, 6, 59, tzinfo=UTC), True),   # 23:59 on 30 June in San Francisco
+    (datetime(2026, 7, 1, 7, 1, tzinfo=UTC), False),   # 00:01 on 1 July there
+])
+def test_card_expiry_is_judged_on_the_sites_local_date_by_the_app_clock(
+        kiosk_client, kiosk_clock, bearer, listed, utc_instant, admit):
+    keys.create_key(listed, OMSI)
+    payload = cards.issue(listed, OMSI, "M-9", ["Ada Lovelace"], date(2026, 6, 30))
+    kiosk_clock.now = utc_instant
+    body = kiosk_client.post("/api/v1/check", json={"visit": EXPLORATORIUM, "card": payload},
+                             headers=bearer).json
+    assert body["admit"] is admit and body["on"] == ("2026-06-30" if admit else "2026-07-01")
+    assert ("CARD_EXPIRED" in body["reasons"]) is not admit

@@ -130,6 +130,6 @@ def test_login_throttle_memory_is_bounded():
     for i in range(1000):
         now[0] = i / 100
         throttle.record_failure([f"user:{i}"])
-    assert len(throttle._failures) + len(throttle._locked_until) <= 100
+    assert throttle.entry_count <= 100
     assert throttle.retry_after_seconds(["user:locked"]) > 0  # locks are kept first
     assert throttle.retry_after_seconds(["user:999"]) == 0.0

@@ -4,6 +4,9 @@ the manual flow for printed cards.
 
 Screenshots go to tmp unless $PASSPORT_SCREENSHOTS names a folder (the README's images are
 made with ``PASSPORT_SCREENSHOTS=docs/screenshots``).
+
+Without Chromium or Playwright the page tests skip on a developer machine (``make test``) and
+fail in CI (``CI=true``), where a skip would pass unseen.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 import json
 import os
 import threading
-from datetime import date
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -27,10 +31,31 @@ EXPLORATORIUM = "exploratorium-san-francisco"
 OMSI = "oregon-museum-of-science-and-industry-portland"
 CHABOT = "chabot-space-science-center-oakland"
 PASSWORD = "desk password 1"
+# The server's CLOCK: one fixed instant (noon in San Francisco), so today's log never
+# straddles the site's midnight and every entry stays within the undo window.
+SERVER_NOW = datetime(2026, 6, 15, 19, 0, tzinfo=UTC)
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="Debian chromium not installed (apt-get install chromium)"
-)
+
+def in_ci(environ: Mapping[str, str]) -> bool:
+    """Whether the environment says this is a CI run (``CI=true``, as CI services set it)."""
+    return environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+
+
+def chromium_problem(chromium: Path) -> str | None:
+    """Why ``chromium`` cannot drive the page tests, or None when it can."""
+    if chromium.is_file() and os.access(chromium, os.X_OK):
+        return None
+    return f"Debian chromium not found at {chromium} (apt-get install -y chromium)"
+
+
+def require_browser(problem: str | None, environ: Mapping[str, str] = os.environ) -> None:
+    """Nothing when ``problem`` is None; else skip the page tests on a developer machine,
+    or fail them in CI, where a missing browser is a broken set-up, not a reason to pass."""
+    if problem is None:
+        return
+    if in_ci(environ):
+        pytest.fail(f"{problem}; CI=true, so the browser tests must run", pytrace=False)
+    pytest.skip(f"{problem}: browser tests skipped (with CI=true they fail instead)")
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +81,7 @@ def server(tmp_path_factory):
                           date(2099, 6, 30), party_size=6)
         near = cards.issue(db, CHABOT, "C-7", ["Grace Hopper"], date(2099, 6, 30))
         single = cards.issue(db, OMSI, "M-7", ["Alan Turing"], date(2099, 6, 30))
-        app = create_app({"SECRET_KEY": "browser-test-secret"})
+        app = create_app({"SECRET_KEY": "browser-test-secret", "CLOCK": lambda: SERVER_NOW})
         with app.app_context():
             set_kiosk_site(EXPLORATORIUM)
         warm(app)
@@ -75,7 +100,12 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
+    require_browser(chromium_problem(CHROMIUM))
+    try:
+        from playwright import sync_api
+    except ImportError:
+        require_browser("playwright is not installed (pip install -e '.[test]')")
+        raise  # not reached: require_browser skips or fails
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -85,7 +115,7 @@ def browser():
 
 
 @pytest.fixture
-def desk(server, browser):
+def desk(browser, server):
     """A signed-in desk page."""
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = context.new_page()
@@ -155,9 +185,22 @@ def test_scan_admit_confirm_and_find_in_log(desk, server, tmp_path):
     entry = desk.locator(f"#log li[data-id='{row['id']}']")
     entry.wait_for()
     assert "ADMIT" in entry.inner_text() and "Ada Lovelace" in entry.inner_text()
-    # pressing Enter again does not log twice
+    # pressing Enter again does not log twice: the page sends no second check-in. The key
+    # press returns once the page has handled it, so the count is read after any fetch
+    # the Enter could have started.
+    desk.evaluate("""() => {
+        const send = window.fetch;
+        window.checkinPosts = 0;
+        window.fetch = (url, options) => {
+            if (String(url).includes("/checkins") && options && options.method === "POST") {
+                window.checkinPosts += 1;
+            }
+            return send(url, options);
+        };
+    }""")
     desk.keyboard.press("Enter")
-    desk.wait_for_timeout(300)
+    assert desk.evaluate("window.checkinPosts") == 0
+    assert "covers 6 of 7" in desk.inner_text("#logged")
     assert len(log_rows(server["db"])) == before + 1
 
 
@@ -280,7 +323,7 @@ def wide_elements(page) -> list[str]:
                                  + ` ${Math.round(e.getBoundingClientRect().right)}`)""")
 
 
-def test_no_page_scrolls_sideways_on_a_phone(server, browser, tmp_path):
+def test_no_page_scrolls_sideways_on_a_phone(browser, server, tmp_path):
     """At 390x844 no page is wider than the screen: the desk with a result shown, the
     admin console, the member pages and sign-in."""
     context = browser.new_context(viewport=PHONE)
@@ -322,3 +365,30 @@ def test_photo_that_is_not_an_image(desk, tmp_path):
     assert desk.inner_text("#error") == (
         "That file is not an image we can read; take a photo of the QR code and try again.")
     assert desk.evaluate("document.activeElement.id") == "scan"
+
+
+# -- whether the page tests run: skip on a developer machine, fail in CI -----------------
+
+def test_missing_chromium_is_named(tmp_path):
+    assert chromium_problem(tmp_path / "no-chromium") == (
+        f"Debian chromium not found at {tmp_path / 'no-chromium'} (apt-get install -y chromium)")
+    not_executable = tmp_path / "chromium"
+    not_executable.write_text("")
+    assert chromium_problem(not_executable) is not None
+
+
+@pytest.mark.parametrize("ci", ["true", "TRUE", "1", "yes"])
+def test_missing_browser_fails_in_ci(ci):
+    with pytest.raises(pytest.fail.Exception, match="CI=true, so the browser tests must run"):
+        require_browser("Debian chromium not found at /nowhere", {"CI": ci})
+
+
+@pytest.mark.parametrize("environ", [{}, {"CI": ""}, {"CI": "false"}, {"CI": "0"}])
+def test_missing_browser_skips_on_a_developer_machine(environ):
+    with pytest.raises(pytest.skip.Exception, match="browser tests skipped"):
+        require_browser("Debian chromium not found at /nowhere", environ)
+
+
+def test_present_browser_runs_everywhere():
+    for environ in ({}, {"CI": "true"}):
+        assert require_browser(None, environ) is None

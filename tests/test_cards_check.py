@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from passport import cards, keys, qr
+from passport import cards, keys, qr, trust
 
 HOME = "exploratorium-san-francisco"
 FAR = "museum-of-science-boston-boston"
@@ -58,7 +58,7 @@ def test_a_revocation_from_another_connection_denies_the_next_check(listed, db_p
     assert admission.check(listed, FAR, card=payload, on=VISIT_DAY).admit
     other = store.connect_migrated(db_path)
     try:
-        keys.revoke_card(other, HOME, "M-1042")
+        trust.revoke_card(other, HOME, "M-1042")
     finally:
         other.close()
     denied = admission.check(listed, FAR, card=payload, on=VISIT_DAY)

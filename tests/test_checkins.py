@@ -1,11 +1,16 @@
 """passport.checkins: append-only log, idempotency, undo as a new row, counts."""
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from passport import checkins, store
+
+# Every entry is logged at a chosen instant (noon in Los Angeles), never the real time.
+T0 = datetime(2026, 1, 15, 20, 0, tzinfo=UTC)
+LOS_ANGELES = "America/Los_Angeles"
 
 
 def decision(admit=True, visit="site-a", home="site-b", reasons=None, **extra):
@@ -25,7 +30,12 @@ def log(db, d=None, **kwargs):
     kwargs.setdefault("party_size", 1)
     kwargs.setdefault("staff_user", "desk1")
     kwargs.setdefault("source", "desk")
+    kwargs.setdefault("now", T0)
     return checkins.log_checkin(db, d or decision(), **kwargs)
+
+
+def undo(db, visit="site-a", now=T0, **kwargs):
+    return checkins.undo_last(db, visit=visit, staff_user="desk1", now=now, **kwargs)
 
 
 def test_log_checkin_commits_and_returns_row(db, db_path):
@@ -90,24 +100,41 @@ def test_log_is_append_only(db):
 def test_undo_last_logs_a_new_row(db):
     first = log(db)
     second = log(db, decision(admit=False))
-    undo = checkins.undo_last(db, visit="site-a", staff_user="desk1")
-    assert undo["undoes"] == second["id"] and undo["id"] == 3
-    undo2 = checkins.undo_last(db, visit="site-a", staff_user="desk1")
+    undone = undo(db, now=T0 + timedelta(seconds=5))
+    assert undone["undoes"] == second["id"] and undone["id"] == 3
+    assert undone["at"] == "2026-01-15T20:00:05.000000+00:00"  # logged at the undo's instant
+    undo2 = undo(db, now=T0 + timedelta(seconds=6))
     assert undo2["undoes"] == first["id"]
     with pytest.raises(checkins.NothingToUndo):
-        checkins.undo_last(db, visit="site-a", staff_user="desk1")
+        undo(db, now=T0 + timedelta(seconds=7))
     assert db.execute("SELECT COUNT(*) FROM checkins").fetchone()[0] == 4
     rows = checkins.list_checkins(db)
     assert [r["id"] for r in rows] == [4, 3, 2, 1]
     assert {r["id"]: r["undone_by"] for r in rows}[2] == 3
 
 
+@pytest.mark.parametrize(("after", "undoable"), [
+    (timedelta(seconds=119, microseconds=999_999), True),  # just inside
+    (timedelta(seconds=120), True),  # exactly the window: still undoable
+    (timedelta(seconds=120, microseconds=1), False),  # just outside
+])
+def test_undo_window_edges(db, after, undoable):
+    logged = log(db)
+    assert checkins.UNDO_WINDOW_SECONDS == 120
+    if undoable:
+        assert undo(db, now=T0 + after)["undoes"] == logged["id"]
+    else:
+        with pytest.raises(checkins.NothingToUndo, match="120 seconds"):
+            undo(db, now=T0 + after)
+
+
 def test_undo_window(db):
     log(db)
     with pytest.raises(checkins.NothingToUndo):
-        checkins.undo_last(db, visit="site-a", staff_user="desk1", window_seconds=0)
+        undo(db, now=T0 + timedelta(microseconds=1), window_seconds=0)
     with pytest.raises(checkins.NothingToUndo):
-        checkins.undo_last(db, visit="other-site", staff_user="desk1")
+        undo(db, visit="other-site")
+    assert undo(db, now=T0 + timedelta(seconds=30), window_seconds=30)["undoes"] == 1
 
 
 def test_counts_leave_out_undone(db):
@@ -115,20 +142,20 @@ def test_counts_leave_out_undone(db):
     log(db, party_size=2)
     log(db, decision(admit=False))
     log(db, decision(visit="site-z"))
-    checkins.undo_last(db, visit="site-a", staff_user="desk1")  # undoes the denial
-    counts = checkins.today_counts(db, "site-a", "America/New_York")
+    undo(db)  # undoes the denial
+    counts = checkins.today_counts(db, "site-a", "America/New_York", now=T0)
     assert counts == {"admitted": 2, "admitted_people": 5, "denied": 0, "denied_people": 0,
                       "undone": 1}
-    assert len(checkins.today_checkins(db, "site-a")) == 4
-    both = checkins.today_log(db, "site-a", "America/New_York")
+    assert len(checkins.today_checkins(db, "site-a", now=T0)) == 4  # the server's own zone
+    both = checkins.today_log(db, "site-a", "America/New_York", now=T0)
     assert both["counts"] == counts
-    assert both["checkins"] == checkins.today_checkins(db, "site-a", "America/New_York")
+    assert both["checkins"] == checkins.today_checkins(db, "site-a", "America/New_York", now=T0)
     assert all("replayed" not in row for row in both["checkins"])
 
 
 def test_list_checkins_bounds(db):
     log(db)
-    today = datetime.now(UTC).date()
+    today = T0.date()
     assert len(checkins.list_checkins(db, today, today)) == 1
     assert len(checkins.list_checkins(db, today.replace(year=today.year - 1), "2000-01-02")) == 0
     assert len(checkins.list_checkins(db, to=f"{today.isoformat()}T00:00:00+00:00")) == 0
@@ -143,3 +170,45 @@ def test_local_day_bounds():
     start, end = checkins.local_day_bounds("America/Chicago", now=noon)
     assert start == "2026-03-08T06:00:00.000000+00:00"
     assert end == "2026-03-09T05:00:00.000000+00:00"  # DST began that day
+
+
+# 23:59 on 15 January and 00:01 on 16 January in Los Angeles (PST, UTC-8): one UTC day,
+# two days at the site.
+BEFORE_MIDNIGHT = datetime(2026, 1, 15, 23, 59, tzinfo=ZoneInfo(LOS_ANGELES))
+AFTER_MIDNIGHT = datetime(2026, 1, 16, 0, 1, tzinfo=ZoneInfo(LOS_ANGELES))
+
+
+@pytest.mark.parametrize(("now", "day"), [
+    (BEFORE_MIDNIGHT, "late"),
+    (datetime(2026, 1, 15, 23, 59, 59, 999_999, tzinfo=ZoneInfo(LOS_ANGELES)), "late"),
+    (datetime(2026, 1, 16, 0, 0, tzinfo=ZoneInfo(LOS_ANGELES)), "early"),
+    (AFTER_MIDNIGHT, "early"),
+])
+def test_today_turns_at_the_sites_local_midnight(db, now, day):
+    logged = {"late": log(db, party_size=2, now=BEFORE_MIDNIGHT),
+              "early": log(db, party_size=3, now=AFTER_MIDNIGHT)}
+    assert logged["late"]["at"] == "2026-01-16T07:59:00.000000+00:00"
+    assert logged["early"]["at"] == "2026-01-16T08:01:00.000000+00:00"
+    today = checkins.today_log(db, "site-a", LOS_ANGELES, now=now)
+    assert [row["id"] for row in today["checkins"]] == [logged[day]["id"]]
+    assert today["counts"]["admitted"] == 1
+    assert today["counts"]["admitted_people"] == logged[day]["party_size"]
+    assert checkins.today_counts(db, "site-a", LOS_ANGELES, now=now) == today["counts"]
+    assert checkins.today_checkins(db, "site-a", LOS_ANGELES, now=now) == today["checkins"]
+
+
+def test_plain_dates_are_utc_days(db):
+    """``list_checkins``' plain dates are UTC days, whatever the site's zone."""
+    late = log(db, now=datetime(2026, 1, 15, 23, 59, 59, 999_999, tzinfo=UTC))
+    early = log(db, now=datetime(2026, 1, 16, 0, 0, tzinfo=UTC))
+    assert [r["id"] for r in checkins.list_checkins(db, "2026-01-15", "2026-01-15")] == [
+        late["id"]]
+    assert [r["id"] for r in checkins.list_checkins(db, "2026-01-16", "2026-01-16")] == [
+        early["id"]]
+
+
+def test_now_must_be_aware(db):
+    with pytest.raises(ValueError, match="timezone-aware"):
+        log(db, now=datetime(2026, 1, 15, 12, 0))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        checkins.local_day_bounds(LOS_ANGELES, now=datetime(2026, 1, 15, 12, 0))

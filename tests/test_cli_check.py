@@ -53,7 +53,7 @@ def test_check_party_postal_and_expiry(run):
     (["--visit", SF], "exactly one of home, card or card image"),
     (["--visit", "a b", "--home", ANCHORAGE], "not a valid institution id"),
     (["--visit", SF, "--home", ANCHORAGE, "--on", "tomorrow"], "not a date"),
-    (["--visit", SF, "--home", ANCHORAGE, "--residence", "north"], "not LAT,LON"),
+    (["--visit", SF, "--home", ANCHORAGE, "--residence", "north"], "must be LAT,LON"),
     (["--visit", SF, "--home", ANCHORAGE, "--postal", "K1G 5A3", "--country", "CA"],
      "cannot geocode postal code K1G 5A3 for country CA"),
 ])

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from passport import cards, institutions, keys
+from passport import cards, institutions, keys, trust
 
 OMSI = "oregon-museum-of-science-and-industry-portland"
 EXPLORATORIUM = "exploratorium-san-francisco"
@@ -115,7 +115,7 @@ def test_member_card_page_shows_home_name_and_plain_reasons(kiosk_client, db, sh
     assert "Oregon Museum of Science and Industry" in page
     assert f'<small class="muted">({OMSI})</small>' in page
     assert "Show this code at the admissions desk" in page
-    keys.revoke_card(db, OMSI, "M-8")
+    trust.revoke_card(db, OMSI, "M-8")
     revoked = unescape(kiosk_client.get("/card", query_string={"c": payload}).data.decode())
     assert REASON_TEXT["CARD_REVOKED"] in revoked
     assert ">CARD_REVOKED<" not in revoked and "Not valid: CARD_REVOKED" not in revoked

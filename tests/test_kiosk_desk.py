@@ -2,8 +2,9 @@
 
 import io
 import re
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -65,6 +66,48 @@ def test_today_counts_and_undo(desk):
     desk.post("/desk/undo", headers={"X-CSRF-Token": desk.csrf})
     nothing = desk.post("/desk/undo", headers={"X-CSRF-Token": desk.csrf})
     assert nothing.status_code == 409 and nothing.json["error"]["code"] == "nothing_to_undo"
+
+
+def undo(client):
+    return client.post("/desk/undo", headers={"X-CSRF-Token": client.csrf})
+
+
+def test_undo_window_by_the_app_clock(desk, kiosk_app, kiosk_clock):
+    """The desk's undo reaches back exactly UNDO_WINDOW_SECONDS on the app's CLOCK."""
+    window = timedelta(seconds=kiosk_app.config["UNDO_WINDOW_SECONDS"])
+    first = log(desk, home=OMSI).json
+    kiosk_clock.now += window  # the window's last instant: still undoable
+    assert undo(desk).json["undoes"] == first["id"]
+    second = log(desk, home=OMSI).json
+    kiosk_clock.now += window - timedelta(microseconds=1)  # just inside
+    assert undo(desk).json["undoes"] == second["id"]
+    third = log(desk, home=OMSI).json
+    kiosk_clock.now += window + timedelta(microseconds=1)  # just outside
+    late = undo(desk)
+    assert late.status_code == 409 and late.json["error"]["code"] == "nothing_to_undo"
+    undone_by = {row["id"]: row["undone_by"] for row in desk.get("/desk/today").json["checkins"]}
+    assert undone_by[third["id"]] is None and undone_by[second["id"]] is not None
+
+
+def test_today_turns_at_the_sites_local_midnight(desk, kiosk_clock):
+    """/desk/today is the visited site's local day (the Exploratorium: Los Angeles), on the
+    app's CLOCK; the API's plain dates are UTC days."""
+    los_angeles = ZoneInfo("America/Los_Angeles")
+    kiosk_clock.now = datetime(2026, 1, 15, 23, 59, tzinfo=los_angeles)
+    late = log(desk, home=OMSI, party_size=2).json
+    kiosk_clock.now = datetime(2026, 1, 16, 0, 1, tzinfo=los_angeles)
+    early = log(desk, home=OMSI, party_size=3).json
+    today = desk.get("/desk/today").json
+    assert [row["id"] for row in today["checkins"]] == [early["id"]]
+    assert today["counts"]["admitted"] == 1 and today["counts"]["admitted_people"] == 3
+    kiosk_clock.now = datetime(2026, 1, 15, 23, 59, 59, 999_999, tzinfo=los_angeles)
+    today = desk.get("/desk/today").json
+    assert [row["id"] for row in today["checkins"]] == [late["id"]]
+    assert today["counts"]["admitted"] == 1 and today["counts"]["admitted_people"] == 2
+    # Both are on 16 January in UTC (07:59 and 08:01).
+    listed = desk.get("/api/v1/checkins?from=2026-01-16&to=2026-01-16").json["checkins"]
+    assert [row["id"] for row in listed] == [early["id"], late["id"]]
+    assert desk.get("/api/v1/checkins?from=2026-01-15&to=2026-01-15").json["checkins"] == []
 
 
 def test_photo_decoded_on_server(desk, db):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from passport import admission, cards, institutions, keys, qr
+from passport import admission, cards, institutions, keys, qr, trust
 from passport.cli import main
 from passport.cli.common import emit, fail, json_option, open_store
 from passport.rules import REASON_TEXT, benefit_sentence
@@ -167,7 +167,7 @@ def card_verify(payload, image, on, as_json):
             fail(str(exc))
     with closing(open_store()) as db:
         check = cards.verify(db, payload, visit)
-    emit(check.to_dict(), as_json, lambda _: _describe(check))
+    emit(check.to_json(), as_json, lambda _: _describe(check))
     if not check.valid:
         sys.exit(1)
 
@@ -193,7 +193,7 @@ def cards_revoke(institution, member_id, reason, as_json):
     """
     with closing(open_store()) as db:
         try:
-            added = keys.revoke_card(db, institution, member_id, reason)
+            added = trust.revoke_card(db, institution, member_id, reason)
         except ValueError as exc:
             fail(str(exc))
     emit({"institution_id": institution, "member_id": member_id, "newly_revoked": added},
@@ -311,7 +311,7 @@ def trust_export(file, as_json):
       passport trust export trust.json
     """
     with closing(open_store(must_exist=True)) as db:
-        data = keys.export_trust(db)
+        data = trust.export_trust(db)
     text = json.dumps(data, indent=2) + "\n"
     if file is None:
         click.echo(text, nl=False)
@@ -343,8 +343,8 @@ def trust_import(file, as_json):
         fail(f"{file} is not JSON: {exc}")
     with closing(open_store()) as db:
         try:
-            result = keys.import_trust(db, data)
-        except keys.TrustListError as exc:
+            result = trust.import_trust(db, data)
+        except trust.TrustListError as exc:
             fail(str(exc))
     emit(result, as_json, lambda r: f"imported {r['keys']} keys ({r['keys_added']} new) and "
          f"{r['revoked_cards']} revoked cards ({r['revoked_cards_added']} new)")

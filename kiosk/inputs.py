@@ -1,0 +1,119 @@
+"""Request inputs for the API and the member pages: JSON types checked here, values handed
+to the domain's parsers (``passport.admission``), whose ``CheckInputError`` is the one set
+of rules and messages; ``domain_errors`` maps the domain's errors to ``ApiError``."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from flask import request
+
+from kiosk.errors import ApiError
+from passport import admission, checkins, institutions, rules
+
+MAX_TEXT_CHARS = 4000
+
+
+def bad_input(message: str, code: str = "invalid_input") -> ApiError:
+    return ApiError(400, code, message)
+
+
+@contextlib.contextmanager
+def domain_errors():
+    """Map the domain's input errors to API errors (400; 503 while no list is published)."""
+    try:
+        yield
+    except (admission.CheckInputError, checkins.CheckinError) as exc:
+        raise bad_input(str(exc)) from exc
+    except institutions.NoActiveList as exc:
+        raise ApiError(503, "no_active_list", "no participant list is published yet") from exc
+
+
+def json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise bad_input("send a JSON object with Content-Type: application/json", "bad_request")
+    return body
+
+
+def json_text(body: dict, name: str, required: bool = False) -> str | None:
+    """A string field (the domain judges its content); None when absent or empty."""
+    value = body.get(name)
+    if value is None or value == "":
+        if required:
+            raise bad_input(f"'{name}' is required")
+        return None
+    if not isinstance(value, str) or len(value) > MAX_TEXT_CHARS:
+        raise bad_input(f"'{name}' must be a string of at most {MAX_TEXT_CHARS} characters")
+    return value.strip()
+
+
+def _json_object(body: dict, name: str, shape: str) -> dict | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, dict):
+        raise bad_input(f"'{name}' must be an object {shape}")
+    return value
+
+
+def check_arguments(body: dict) -> dict:
+    """The keyword arguments of ``passport.admission.check`` from a request body."""
+    home, card = json_text(body, "home"), json_text(body, "card")
+    if (home is None) == (card is None):
+        raise bad_input("send exactly one of 'home' (institution id) or 'card' (QR payload)")
+    args: dict[str, Any] = {
+        "visit": json_text(body, "visit", required=True), "home": home, "card": card,
+        "residence": _json_object(body, "residence", '{"lat": .., "lon": ..}'),
+        "postal": json_text(body, "postal"), "country": json_text(body, "country"),
+        "on": json_text(body, "on"), "expires": json_text(body, "expires"),
+        "party": _json_object(body, "party", "{adults, children, named_present}"),
+    }
+    membership = json_text(body, "membership")
+    if membership is not None:
+        args["membership"] = membership
+    return args
+
+
+def party_from_size(party_size: int, profile: rules.Profile) -> rules.Party:
+    """The party a bare ``party_size`` stands for: the most generous split the program's
+    rule allows (up to a group's adults, the rest children), so a decision never denies
+    cover that the visitors could have had; a larger party still gets PARTY_TOO_LARGE."""
+    max_adults, _ = profile.membership_limits["group"]
+    adults = min(party_size, max_adults)
+    return rules.Party(adults=adults, children=party_size - adults)
+
+
+def checkin_arguments(body: dict, profile: rules.Profile) -> tuple[dict, int]:
+    """``check_arguments`` plus the party being logged: the decision is made with the party
+    (``party``, or ``party_size`` split by ``party_from_size``; both must agree)."""
+    args = check_arguments(body)
+    with domain_errors():
+        party = admission.parse_party(args["party"])
+        party_size = (None if body.get("party_size") is None
+                      else checkins.check_party_size(body["party_size"]))
+    if party is not None and party_size is not None and party.size != party_size:
+        raise bad_input(f"'party_size' {party_size} does not match 'party' "
+                        f"({party.adults} adults + {party.children} children = {party.size})")
+    if party is None:
+        party = party_from_size(party_size or 1, profile)
+    args["party"] = party
+    return args, party.size
+
+
+def eligible_arguments(args) -> dict:
+    """Keyword arguments of ``passport.admission.eligible`` from query parameters: the
+    residence as ``residence=LAT,LON``, ``lat``+``lon`` or ``postal`` (+ ``country``, US
+    by default), and ``near=LAT,LON``."""
+    home = (args.get("home") or "").strip()
+    if not home:
+        raise bad_input("'home' is required")
+    out: dict[str, Any] = {"home": home, "residence": args.get("residence") or None,
+                           "near": args.get("near") or None}
+    if args.get("lat") or args.get("lon"):
+        if out["residence"]:
+            raise bad_input("send the residence once: 'residence' or 'lat'/'lon'")
+        out["residence"] = f"{args.get('lat', '')},{args.get('lon', '')}"
+    if args.get("postal"):
+        out["postal"] = args["postal"].strip()
+        out["country"] = (args.get("country") or "US").strip()
+    return out
