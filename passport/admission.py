@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
-from passport import rules
+from passport import plan, rules
 from passport.geocode import GeocodeError, geocode_postal
 from passport.ids import is_institution_id
 from passport.institutions import ActiveList, load_active
@@ -255,25 +255,30 @@ _SITE_FIELDS = ("id", "name", "city", "region", "country", "website", "restricti
 
 def _site_entries(active: ActiveList, home: str, point: tuple[float, float] | None,
                   near_miles: Any) -> tuple[list[dict], list[dict]]:
-    """Every listed site but ``home``, decided: (eligible entries, ineligible entries)."""
+    """Every listed site but ``home``, decided at once (``plan.decide_all``, the same rules
+    as ``rules.decide``): (eligible entries, ineligible entries)."""
+    decided = plan.decide_all(active, home, point)
+    terms = plan.site_terms(active)
+    residence_rule = active.profile.residence_rule
     ok: list[dict] = []
     not_ok: list[dict] = []
     for index, site_id in enumerate(active.table.ids):
-        if site_id == home:
+        if index == decided.home_index:
             continue
-        decision = rules.decide(active, site_id, home, residence=point, manual=False)
-        entry = {f: active.by_id[site_id].get(f) for f in _SITE_FIELDS}
-        entry["distance_miles"] = decision.home_distance_miles
-        entry["residence_distance_miles"] = decision.residence_distance_miles
+        row = active.by_id[site_id]
+        entry = {f: row.get(f) for f in _SITE_FIELDS}
+        entry["distance_miles"] = float(decided.home_miles[index])
+        entry["residence_distance_miles"] = (None if decided.residence_miles is None
+                                             else float(decided.residence_miles[index]))
         if near_miles is not None:
             entry["near_miles"] = float(near_miles[index])
-        if decision.admit:
-            entry["notes"] = [c for c in decision.reasons if c != rules.ELIGIBLE]
-            entry["staff_checks"] = [c for c in decision.staff_checks
-                                     if c != rules.CHECK_PHOTO_ID]
+        reasons = decided.reasons(index, terms)
+        if decided.admit[index]:
+            entry["notes"] = reasons[1:]
+            entry["staff_checks"] = decided.staff_checks(index, terms, residence_rule)
             ok.append(entry)
         else:
-            entry["reasons"] = decision.reasons
+            entry["reasons"] = reasons
             not_ok.append(entry)
     return ok, not_ok
 
@@ -291,11 +296,11 @@ def eligible(
 ) -> dict[str, Any]:
     """Which participating sites a member of ``home`` may visit free, nearest first.
 
-    Every site is decided with the same ``rules.decide()`` as a check (so the list and the
-    desk always agree). Sorted by distance from ``near`` (lat, lon) when given, else from
-    home. ``limit`` caps the eligible list (``eligible_count`` is the uncapped number); the
-    home institution itself is in neither list. Raises ``UnknownInstitution`` for a home not
-    on the list.
+    Every site is decided by the same rules as a check (``plan.decide_all``, held equal to
+    ``rules.decide()`` site by site in the tests, so the list and the desk always agree).
+    Sorted by distance from ``near`` (lat, lon) when given, else from home. ``limit`` caps
+    the eligible list (``eligible_count`` is the uncapped number); the home institution
+    itself is in neither list. Raises ``UnknownInstitution`` for a home not on the list.
     """
     home = parse_id(home, "home")
     point = _residence(residence, postal, country)

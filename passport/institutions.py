@@ -10,6 +10,7 @@ path then runs on memory only.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import logging
 import weakref
@@ -31,6 +32,7 @@ from passport.importer import (
 )
 from passport.memo import BoundedCache
 from passport.rules import DEFAULT_PROFILE_NAME, Profile
+from passport.search import SearchIndex
 
 __all__ = [
     "ActiveList", "ImportResult", "ListValidationError", "NoActiveList", "RowError",
@@ -79,6 +81,11 @@ class ActiveList:
         if self.pair_miles is not None:
             return float(self.pair_miles[self.table.index_of(id_a), self.table.index_of(id_b)])
         return self.table.distance_between(id_a, id_b)
+
+    @functools.cached_property
+    def search_index(self) -> SearchIndex:
+        """The words of every row, for ``search`` (built on first use, once per version)."""
+        return SearchIndex.build(self.records)
 
     def timezone_of(self, institution_id: str) -> str | None:
         row = self.by_id.get(institution_id)
@@ -316,19 +323,19 @@ def diff_records(old: list[dict], new: list[dict]) -> dict:
 
 def search(db: sqlite_utils.Database, text: str | None = None, limit: int | None = None,
            profile: str = DEFAULT_PROFILE_NAME) -> list[dict]:
-    """Active-list institutions matching ``text`` in id, name, city, region or postal code
-    (all when ``text`` is empty), names starting with the text first."""
+    """Active-list institutions matching ``text``, most relevant first (``passport.search``:
+    name words, acronyms, city, region, id or postal code, word order free, small typos);
+    the whole list in list order when ``text`` is empty."""
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be >= 0, got {limit}")
-    return store.search_institution_rows(db, _published_version(db, profile),
-                                         (text or "").strip() or None, limit)
+    active = load_active(db, profile)
+    return [dict(active.records[i]) for i in active.search_index.rank(text or "", limit)]
 
 
 def count(db: sqlite_utils.Database, text: str | None = None,
           profile: str = DEFAULT_PROFILE_NAME) -> int:
     """How many active-list institutions ``search`` finds for ``text`` without a limit."""
-    return store.count_institution_rows(db, _published_version(db, profile),
-                                        (text or "").strip() or None)
+    return len(load_active(db, profile).search_index.rank(text or ""))
 
 
 def _published_version(db: sqlite_utils.Database, profile: str) -> int:

@@ -182,8 +182,18 @@ def _m002_party_limits(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m003_checkin_covered(db: sqlite_utils.Database) -> None:
+    # Who paid: the people of an admitted party the membership covered (the decision's
+    # `covered`); NULL on entries logged before (counted as all covered). The index serves
+    # "is this entry undone?" (undone_by, counts, undo) without a scan per row.
+    # (plain execute: executescript would commit migrate's transaction first)
+    db.execute("ALTER TABLE checkins ADD COLUMN covered INTEGER")
+    db.execute("CREATE INDEX checkins_undoes ON checkins(undoes)")
+
+
 # Append new migrations; never edit or reorder a released one.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial, _m002_party_limits]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _m001_initial, _m002_party_limits, _m003_checkin_covered]
 
 
 def migrate(db: sqlite_utils.Database) -> int:
@@ -373,46 +383,6 @@ def get_institution_rows(db: sqlite_utils.Database, version: int) -> list[dict]:
         f"SELECT {columns} FROM institutions WHERE list_version = ? ORDER BY rowid", [version]))
 
 
-_SEARCH_COLUMNS = ("id", "name", "city", "region", "postal_code")
-
-
-def _institution_match(text: str | None) -> tuple[str, list]:
-    """SQL condition and parameters: ``text`` in id, name, city, region or postal code."""
-    if not text:
-        return "1 = 1", []
-    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    condition = "(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in _SEARCH_COLUMNS) + ")"
-    return condition, [pattern] * len(_SEARCH_COLUMNS)
-
-
-def search_institution_rows(db: sqlite_utils.Database, version: int, text: str | None,
-                            limit: int | None) -> list[dict]:
-    """Institutions of a version whose id, name, city, region or postal code contain ``text``."""
-    columns = ", ".join(INSTITUTION_COLUMNS)
-    condition, params = _institution_match(text)
-    sql = f"SELECT {columns} FROM institutions WHERE list_version = ? AND {condition}"
-    params = [version, *params]
-    if text:
-        # names that start with the text first, then alphabetical
-        sql += " ORDER BY (name LIKE ? ESCAPE '\\') DESC, name"
-        params.append(params[1][1:])
-    else:
-        sql += " ORDER BY rowid"
-    if limit is not None:
-        sql += " LIMIT ?"
-        params.append(limit)
-    return list(db.query(sql, params))
-
-
-def count_institution_rows(db: sqlite_utils.Database, version: int, text: str | None) -> int:
-    """How many rows ``search_institution_rows`` finds without a limit."""
-    condition, params = _institution_match(text)
-    return db.execute(
-        f"SELECT COUNT(*) FROM institutions WHERE list_version = ? AND {condition}",
-        [version, *params],
-    ).fetchone()[0]
-
-
 def list_event_rows(db: sqlite_utils.Database, profile: str, limit: int = 50) -> list[dict]:
     return list(db.query(
         "SELECT * FROM list_events WHERE profile = ? ORDER BY id DESC LIMIT ?", [profile, limit]))
@@ -424,8 +394,11 @@ def list_event_rows(db: sqlite_utils.Database, profile: str, limit: int = 50) ->
 CHECKIN_COLUMNS = (
     "at", "visit", "home", "member_id", "names", "admit", "reasons", "home_distance_miles",
     "residence_distance_miles", "list_version", "party_size", "staff_user", "source",
-    "idempotency_key", "undoes", "card_key_id",
+    "idempotency_key", "undoes", "card_key_id", "covered",
 )
+# Every read of the log carries ``undone_by``: the id of the row that undid it, or NULL.
+_CHECKIN_SELECT = ("SELECT c.*, (SELECT u.id FROM checkins u WHERE u.undoes = c.id) "
+                   "AS undone_by FROM checkins c")
 
 
 def insert_checkin(db: sqlite_utils.Database, row: dict) -> int:
@@ -442,11 +415,11 @@ def insert_checkin(db: sqlite_utils.Database, row: dict) -> int:
 
 
 def get_checkin_row(db: sqlite_utils.Database, checkin_id: int) -> dict | None:
-    return _first_row(db, "SELECT * FROM checkins WHERE id = ?", [checkin_id])
+    return _first_row(db, f"{_CHECKIN_SELECT} WHERE c.id = ?", [checkin_id])
 
 
 def get_checkin_row_by_key(db: sqlite_utils.Database, key: str) -> dict | None:
-    return _first_row(db, "SELECT * FROM checkins WHERE idempotency_key = ?", [key])
+    return _first_row(db, f"{_CHECKIN_SELECT} WHERE c.idempotency_key = ?", [key])
 
 
 def query_checkin_rows(
@@ -455,26 +428,24 @@ def query_checkin_rows(
     to_iso: str | None,
     limit: int,
     visit: str | None = None,
+    home: str | None = None,
+    before_id: int | None = None,
 ) -> list[dict]:
-    """Rows with ``from_iso <= at < to_iso`` (either bound optional), newest first.
-
-    Each row carries ``undone_by``: the id of the row that undid it, or NULL.
+    """Rows with ``from_iso <= at < to_iso`` (either bound optional), at ``visit`` and from
+    ``home`` when given, with ids below ``before_id`` (a page's cursor), newest (highest id)
+    first. Each row carries ``undone_by``: the id of the row that undid it, or NULL.
     """
     where, params = ["1 = 1"], []
-    if from_iso is not None:
-        where.append("c.at >= ?")
-        params.append(from_iso)
-    if to_iso is not None:
-        where.append("c.at < ?")
-        params.append(to_iso)
-    if visit is not None:
-        where.append("c.visit = ?")
-        params.append(visit)
+    for condition, value in (("c.at >= ?", from_iso), ("c.at < ?", to_iso),
+                             ("c.visit = ?", visit), ("c.home = ?", home),
+                             ("c.id < ?", before_id)):
+        if value is not None:
+            where.append(condition)
+            params.append(value)
     params.append(limit)
     return list(
         db.query(
-            "SELECT c.*, (SELECT u.id FROM checkins u WHERE u.undoes = c.id) AS undone_by "
-            f"FROM checkins c WHERE {' AND '.join(where)} ORDER BY c.id DESC LIMIT ?",
+            f"{_CHECKIN_SELECT} WHERE {' AND '.join(where)} ORDER BY c.id DESC LIMIT ?",
             params,
         )
     )
@@ -497,11 +468,14 @@ def checkin_counts(
     db: sqlite_utils.Database, visit: str, from_iso: str, to_iso: str
 ) -> dict:
     """Entries and people admitted / denied at ``visit`` in ``[from_iso, to_iso)``,
-    leaving out undo rows and the entries they undid."""
+    leaving out undo rows and the entries they undid. ``admitted_free``: the admitted people
+    their membership covered (all of a party logged before ``covered`` was recorded)."""
     row = db.execute(
         "SELECT "
         "COALESCE(SUM(admit = 1), 0), COALESCE(SUM(CASE WHEN admit = 1 THEN party_size END), 0), "
-        "COALESCE(SUM(admit = 0), 0), COALESCE(SUM(CASE WHEN admit = 0 THEN party_size END), 0) "
+        "COALESCE(SUM(admit = 0), 0), COALESCE(SUM(CASE WHEN admit = 0 THEN party_size END), 0), "
+        "COALESCE(SUM(CASE WHEN admit = 1 THEN MIN(party_size, COALESCE(covered, party_size)) "
+        "END), 0) "
         "FROM checkins c WHERE c.visit = ? AND c.at >= ? AND c.at < ? AND c.undoes IS NULL "
         "AND NOT EXISTS (SELECT 1 FROM checkins u WHERE u.undoes = c.id)",
         [visit, from_iso, to_iso],
@@ -517,6 +491,8 @@ def checkin_counts(
         "denied": row[2],
         "denied_people": row[3],
         "undone": undone,
+        "admitted_free": row[4],
+        "admitted_paying": row[1] - row[4],
     }
 
 
