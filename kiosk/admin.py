@@ -1,5 +1,5 @@
-"""Admin console: the kiosk's site, participant lists (upload → dry-run diff → publish,
-rollback), staff users and API tokens."""
+"""Admin console: the kiosk's site, participant lists (upload → dry-run diff → publish;
+rollback after reviewing its diff), staff users and their sign-in locks, API tokens."""
 
 from __future__ import annotations
 
@@ -22,11 +22,11 @@ from flask import (
 )
 from werkzeug.utils import secure_filename
 
-from kiosk.auth import login_throttle, user_key
+from kiosk.auth import login_throttle
 from kiosk.db import get_db
 from kiosk.security import login_required
 from kiosk.site import active_list_or_none, institution_choices, kiosk_site, set_kiosk_site
-from passport import auth, institutions
+from passport import auth, institutions, ownsite
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -54,13 +54,18 @@ def _uploads_dir() -> Path:
 def index():
     db = get_db()
     active = active_list_or_none()
+    throttle, users = login_throttle(), auth.list_users(db)
+    locks = throttle.locked_users()  # by case-folded name; unknown names are not shown
     return render_template(
         "admin/index.html",
         site=kiosk_site(),
         active=active,
         choices=institution_choices(active),
         versions=institutions.list_versions(db),
-        users=auth.list_users(db),
+        users=users,
+        locked_users={u.username: locks[u.username.casefold()] for u in users
+                      if u.username.casefold() in locks},
+        locked_addresses=throttle.locked_addresses(),
         min_password_chars=auth.MIN_PASSWORD_CHARS,
         tokens=auth.list_tokens(db),
     )
@@ -94,13 +99,19 @@ def upload_list():
     path = folder / name
     upload.save(path)
     try:
-        result = institutions.import_file(get_db(), path, dry_run=True, actor=g.user.username)
+        result = institutions.import_file(get_db(), path, dry_run=True, actor=g.user.username,
+                                          own_site=kiosk_site())
     except institutions.ListValidationError as exc:
         shutil.rmtree(folder, ignore_errors=True)
         return render_template("admin/review.html", name=name, errors=exc.errors,
                                result=None, token=None), 422
     return render_template("admin/review.html", name=name, errors=None, result=result,
                            token=token)
+
+
+def _confirmed_site_removal() -> bool:
+    """The review pages' checkbox: publish or activate a list without this kiosk's site."""
+    return request.form.get("allow_site_removal") == "yes"
 
 
 @bp.post("/lists/publish")
@@ -111,25 +122,58 @@ def publish_list():
     if not UPLOAD_TOKEN_RE.match(token) or not folder.is_dir():
         flash("That upload has expired; upload the file again.", "error")
         return redirect(url_for("admin.index"))
-    files = list(folder.iterdir())
+    path, keep_upload = next(folder.iterdir()), False
     try:
-        result = institutions.import_file(get_db(), files[0], dry_run=False,
-                                          actor=g.user.username)
+        result = institutions.import_file(get_db(), path, dry_run=False, actor=g.user.username,
+                                          own_site=kiosk_site(),
+                                          allow_site_removal=_confirmed_site_removal())
+    except ownsite.OwnSiteRemoved as exc:
+        # Nothing published; the upload stays for the admin to confirm on the same review.
+        keep_upload = True
+        flash(f"Not published: {exc}.", "error")
+        review = institutions.import_file(get_db(), path, dry_run=True, actor=g.user.username,
+                                          own_site=kiosk_site())
+        return render_template("admin/review.html", name=path.name, errors=None,
+                               result=review, token=token), 409
     except institutions.ListValidationError as exc:
         flash(f"Not published: {exc}", "error")
     else:
         flash(f"Published list version {result.version}.", "info")
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        if not keep_upload:
+            shutil.rmtree(folder, ignore_errors=True)
     return redirect(url_for("admin.index"))
+
+
+@bp.get("/lists/<int:version>/rollback")
+@login_required("admin")
+def review_rollback(version: int):
+    """What activating ``version`` changes, against the active list, before the admin
+    confirms it (and, when the version leaves out this kiosk's site, says so)."""
+    try:
+        review = institutions.review_rollback(get_db(), version, own_site=kiosk_site())
+    except institutions.UnknownListVersion as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("admin.index"))
+    row = next(v for v in institutions.list_versions(get_db()) if v["version"] == version)
+    return render_template("admin/rollback.html", review=review, version_row=row)
 
 
 @bp.post("/lists/<int:version>/rollback")
 @login_required("admin")
 def rollback_list(version: int):
-    with _flashing(f"List version {version} is active again.",
-                   (institutions.UnknownListVersion, ValueError)):
-        institutions.rollback(get_db(), version, actor=g.user.username)
+    if request.form.get("confirm") != "yes":  # only the review page's button confirms
+        return redirect(url_for("admin.review_rollback", version=version))
+    try:
+        institutions.rollback(get_db(), version, actor=g.user.username, own_site=kiosk_site(),
+                              allow_site_removal=_confirmed_site_removal())
+    except ownsite.OwnSiteRemoved as exc:
+        flash(f"Not activated: {exc}.", "error")
+        return redirect(url_for("admin.review_rollback", version=version))
+    except institutions.UnknownListVersion as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"List version {version} is active again.", "info")
     return redirect(url_for("admin.index"))
 
 
@@ -168,8 +212,31 @@ def reset_password():
         with _flashing(f"Password of {username} reset; their sessions are signed out.",
                        auth.AuthError):
             auth.set_password(get_db(), username, password)
-            login_throttle().clear(user_key(username))
+            login_throttle().unlock_user(username)
     return redirect(url_for("admin.index"))
+
+
+@bp.post("/users/<username>/unlock")
+@login_required("admin")
+def unlock_user(username: str):
+    """Lift the sign-in locks on a user name (from every address) before they run out."""
+    if login_throttle().unlock_user(username):
+        flash(f"Sign-in lock on {username} lifted.", "info")
+    else:
+        flash(f"{username} is not locked.", "info")
+    return redirect(url_for("admin.index", _anchor="users"))
+
+
+@bp.post("/addresses/unlock")
+@login_required("admin")
+def unlock_address():
+    """Lift the per-address ceiling's lock on one client address."""
+    address = request.form.get("address", "").strip()
+    if login_throttle().unlock_address(address):
+        flash(f"Sign-in lock on address {address} lifted.", "info")
+    else:
+        flash(f"Address {address or '(none)'} is not locked.", "info")
+    return redirect(url_for("admin.index", _anchor="users"))
 
 
 @bp.post("/tokens")

@@ -2,12 +2,13 @@
 
 Clients authenticate with ``Authorization: Bearer TOKEN``; the kiosk's own pages use the
 signed-in session (plus the CSRF header on writes). Every error is
-``{"error": {"code", "message"}}``.
+``{"error": {"code", "message"}}``. A scan that does not decode as a card is a misread, not
+a decision: ``/check`` and ``/checkins`` answer 422 ``card_unreadable`` and log nothing.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
 from kiosk import clock
 from kiosk.db import get_db
@@ -19,14 +20,22 @@ from kiosk.inputs import (
     domain_errors,
     eligible_arguments,
     json_body,
+    query_args,
 )
 from kiosk.security import CSRF_MESSAGE, UNSAFE_METHODS, bearer_token, csrf_ok
-from kiosk.site import active_list, program_profile
+from kiosk.site import active_list, kiosk_site, program_profile, site_timezone
 from passport import admission, auth, checkins, institutions
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 MAX_SEARCH_LIMIT = 1000
+CHECKIN_QUERY = ("from", "to", "limit", "visit", "home", "cursor")
+# Why an entry cannot be undone -> the API's 409 code.
+UNDO_REFUSALS = {
+    checkins.UndoOfUndo: "not_undoable",
+    checkins.AlreadyUndone: "already_undone",
+    checkins.UndoWindowPassed: "undo_window_passed",
+}
 
 
 @bp.before_request
@@ -64,9 +73,16 @@ def run_check(args: dict):
         return admission.check(get_db(), **args, now=clock.now())
 
 
+def card_unreadable() -> ApiError:
+    """A misread: the scan did not decode as a card, so there is no decision to show or log."""
+    return ApiError(422, "card_unreadable", checkins.MISREAD_TEXT)
+
+
 @bp.post("/check")
 def check():
     decision = run_check(check_arguments(json_body()))
+    if checkins.is_misread(decision):
+        raise card_unreadable()
     return jsonify(decision.to_json())
 
 
@@ -85,6 +101,8 @@ def create_checkin():
         )
     except checkins.IdempotencyKeyReused as exc:
         raise ApiError(422, "idempotency_key_reused", str(exc)) from exc
+    except checkins.CardUnreadable as exc:
+        raise card_unreadable() from exc
     except checkins.CheckinError as exc:
         raise bad_input(str(exc)) from exc
     return _checkin_response(row, decision.to_json())
@@ -117,13 +135,32 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
 
 @bp.get("/checkins")
 def list_checkins():
+    """One page of the log, newest first; plain dates are days in the kiosk site's zone."""
+    args = query_args(request.args, CHECKIN_QUERY)
     limit = _int_arg("limit", 100, 1, checkins.MAX_LIMIT)
     with domain_errors():
-        rows = checkins.list_checkins(
-            get_db(), request.args.get("from") or None, request.args.get("to") or None, limit,
-            visit=request.args.get("visit") or None,
+        page = checkins.page_checkins(
+            get_db(), args.get("from"), args.get("to"), limit, visit=args.get("visit"),
+            home=args.get("home"), tz_name=site_timezone(kiosk_site()),
+            cursor=args.get("cursor"),
         )
-    return jsonify({"checkins": rows})
+    return jsonify(page)
+
+
+@bp.post("/checkins/<int:checkin_id>/undo")
+def undo_checkin(checkin_id: int):
+    """The desk's undo for one entry: logs an undo row (201) under the desk's window."""
+    staff_user, source = _actor()
+    try:
+        row = checkins.undo_checkin(
+            get_db(), checkin_id, staff_user=staff_user, source=source,
+            window_seconds=current_app.config["UNDO_WINDOW_SECONDS"], now=clock.now(),
+        )
+    except checkins.UnknownCheckin as exc:
+        raise ApiError(404, "not_found", str(exc)) from exc
+    except checkins.NotUndoable as exc:
+        raise ApiError(409, UNDO_REFUSALS[type(exc)], str(exc)) from exc
+    return jsonify(row), 201
 
 
 @bp.get("/eligible")

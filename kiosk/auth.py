@@ -1,5 +1,5 @@
 """Sign in and out (session cookie; argon2 check in passport.auth), with failed sign-ins
-throttled per username and per client address."""
+throttled per (username, client address) and, with a higher ceiling, per address."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from flask import (
 
 from kiosk.db import get_db
 from kiosk.security import STAMP_FIELD, csrf_token, login_required
-from kiosk.throttle import LoginThrottle
+from kiosk.throttle import SignInThrottle
 from passport import auth
 
 bp = Blueprint("auth", __name__)
@@ -32,24 +32,16 @@ THROTTLE_KEY = "passport.login_throttle"
 def init_app(app: Flask) -> None:
     """One throttle per app, in memory: ``passport serve`` runs a single waitress process,
     so every sign-in attempt reaches this object (a second process would keep its own)."""
-    app.extensions[THROTTLE_KEY] = LoginThrottle(
+    app.extensions[THROTTLE_KEY] = SignInThrottle(
         max_failures=int(app.config["LOGIN_MAX_FAILURES"]),
+        max_address_failures=int(app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"]),
         window_seconds=float(app.config["LOGIN_WINDOW_SECONDS"]),
         lockout_seconds=float(app.config["LOGIN_LOCKOUT_SECONDS"]),
     )
 
 
-def login_throttle() -> LoginThrottle:
+def login_throttle() -> SignInThrottle:
     return current_app.extensions[THROTTLE_KEY]
-
-
-def user_key(username: str) -> str:
-    return "user:" + username.casefold()
-
-
-def throttle_keys(username: str) -> list[str]:
-    """The username (whether or not such a user exists) and the client address."""
-    return [user_key(username), f"addr:{request.remote_addr}"]
 
 
 def too_many_attempts(wait_seconds: float, template: str, what: str = "sign-in attempts",
@@ -78,16 +70,16 @@ def login():
     if request.method == "POST":
         username = request.form.get("username", "").strip()[:200]
         password = request.form.get("password", "")
-        throttle, keys = login_throttle(), throttle_keys(username)
-        wait_seconds = throttle.retry_after_seconds(keys)
+        throttle, address = login_throttle(), request.remote_addr
+        wait_seconds = throttle.retry_after_seconds(username, address)
         if wait_seconds:
             return too_many_attempts(wait_seconds, "auth/login.html", username=username)
         user = auth.authenticate(get_db(), username, password)
         if user is None:
-            throttle.record_failure(keys)
+            throttle.record_failure(username, address)
             flash("Wrong username or password.", "error")
             return render_template("auth/login.html", username=username), 401
-        throttle.clear(keys[0])
+        throttle.record_success(username, address)
         # A fresh session on login (no fixation); the CSRF token is regenerated with it.
         session.clear()
         session["user"] = user.username
@@ -108,8 +100,8 @@ def account():
     if request.method == "GET":
         return render_template("auth/account.html", **context)
     username = g.user.username
-    throttle, keys = login_throttle(), throttle_keys(username)
-    wait_seconds = throttle.retry_after_seconds(keys)
+    throttle, address = login_throttle(), request.remote_addr
+    wait_seconds = throttle.retry_after_seconds(username, address)
     if wait_seconds:
         return too_many_attempts(wait_seconds, "auth/account.html", "password attempts",
                                  **context)
@@ -121,7 +113,7 @@ def account():
         user = auth.change_password(get_db(), username, request.form.get("current_password", ""),
                                     new_password)
     except auth.WrongPassword:
-        throttle.record_failure(keys)
+        throttle.record_failure(username, address)
         flash("The current password is wrong.", "error")
         return render_template("auth/account.html", **context), 400
     except auth.AuthError as exc:

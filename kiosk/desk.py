@@ -11,7 +11,13 @@ from kiosk import clock
 from kiosk.db import get_db
 from kiosk.errors import ApiError
 from kiosk.security import login_required
-from kiosk.site import kiosk_site, listed_institution, program_profile, site_timezone
+from kiosk.site import (
+    active_list_or_none,
+    kiosk_site,
+    listed_institution,
+    program_profile,
+    site_timezone,
+)
 from passport import cards, checkins, rules
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
@@ -36,6 +42,28 @@ def membership_coverage(profile: rules.Profile) -> dict[str, str]:
     }
 
 
+def _number_of(number: int, one: str, many: str) -> str:
+    """``1 party``, ``2 parties``: a count with its noun agreeing."""
+    return f"{number} {one if number == 1 else many}"
+
+
+def counts_text(counts: dict) -> dict[str, str]:
+    """Today's counts in the side panel's words, saying who paid: "Admitted 1 party: 6 free,
+    1 paying" (a party of 7 on a group card covering 6), "Denied 2 parties"."""
+    admitted = f"Admitted {_number_of(counts['admitted'], 'party', 'parties')}"
+    if counts["admitted"]:
+        admitted += f": {counts['admitted_free']} free, {counts['admitted_paying']} paying"
+    return {"admitted": admitted,
+            "denied": f"Denied {_number_of(counts['denied'], 'party', 'parties')}"}
+
+
+def duration_text(seconds: int) -> str:
+    """A window in words: whole minutes as minutes ("2 minutes", "1 minute"), else seconds."""
+    if seconds >= 60 and seconds % 60 == 0:
+        return _number_of(seconds // 60, "minute", "minutes")
+    return _number_of(seconds, "second", "seconds")
+
+
 def index():
     """``/``: staff go to the desk, everyone else to the member page."""
     if g.user is not None:
@@ -53,10 +81,12 @@ def desk():
         "desk/desk.html",
         site=site,
         site_row=listed_institution(site),
+        active=active_list_or_none(),  # the banner while the site is not on the active list
         reason_text=rules.REASON_TEXT,
         coverage=membership_coverage(program_profile()),
         max_party=rules.MAX_PARTY,
         undo_window_seconds=current_app.config["UNDO_WINDOW_SECONDS"],
+        undo_window=duration_text(current_app.config["UNDO_WINDOW_SECONDS"]),
     )
 
 
@@ -71,11 +101,14 @@ def _require_site() -> str:
 @bp.get("/today")
 @login_required()
 def today():
-    """Today's log at this site (site-local day) with counts, for the side panel."""
+    """Today's log at this site (site-local day) with counts, in numbers and in words, for
+    the side panel."""
     site = _require_site()
-    return jsonify({"site": site,
-                    **checkins.today_log(get_db(), site, site_timezone(site), limit=50,
-                                         now=clock.now())})
+    today_log = checkins.today_log(get_db(), site, site_timezone(site), limit=50,
+                                   now=clock.now())
+    return jsonify({"site": site, "site_listed": listed_institution(site) is not None,
+                    **today_log,
+                    "counts_text": counts_text(today_log["counts"])})
 
 
 @bp.post("/undo")

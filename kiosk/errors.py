@@ -1,9 +1,9 @@
 """Errors: under /api/ every error is one JSON shape ``{"error": {"code", "message"}}``;
-pages keep Flask's HTML error pages."""
+pages get an HTML page in the app's layout saying what to do instead (errors/error.html)."""
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 HTTP_CODES = {
@@ -54,10 +54,33 @@ def _api_error(exc: ApiError):
     return error_response(exc.status, exc.code, exc.message)
 
 
+# Page titles and sentences for the statuses a person meets; others use werkzeug's own.
+PAGE_TEXT = {
+    403: ("Not available to your account", None),
+    404: ("Page not found", "There is no page at this address."),
+    500: ("Something went wrong", "The server could not finish this request."),
+}
+
+
+def _error_page(exc: HTTPException, status: int):
+    title, message = PAGE_TEXT.get(status, (exc.name, None))
+    if status >= 500:
+        message = message or "The server could not finish this request."  # never the cause
+    else:
+        message = message or exc.description or exc.name
+    response = make_response(render_template("errors/error.html", status=status, title=title,
+                                             message=message), status)
+    if status == 405:
+        allow = exc.get_response().headers.get("Allow")
+        if allow:
+            response.headers["Allow"] = allow
+    return response
+
+
 def _http_error(exc: HTTPException):
-    if not wants_json():
-        return exc
     status = exc.code or 500
+    if not wants_json():
+        return exc if exc.response is not None else _error_page(exc, status)
     # A 500 carries the original exception; never show its text to the client.
     message = "internal server error" if status >= 500 else (exc.description or exc.name)
     response = error_response(status, HTTP_CODES.get(status, "error"), message)

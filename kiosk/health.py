@@ -1,4 +1,5 @@
-"""``GET /healthz``: 200 once the kernels are warm and the active table is loaded."""
+"""``GET /healthz``: 200 once the kernels are warm and the active table is loaded; and
+``GET /favicon.ico``, which browsers ask for on every site."""
 
 from __future__ import annotations
 
@@ -22,3 +23,9 @@ def healthz():
                         "message": "no participant list is published"}), 503
     return jsonify({"status": "ok", "list_version": active.version,
                     "institutions": len(active.table)})
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    """The icon (``static/favicon.ico``; the pages also link ``static/favicon.svg``)."""
+    return current_app.send_static_file("favicon.ico")

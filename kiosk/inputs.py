@@ -30,6 +30,25 @@ def domain_errors():
         raise ApiError(503, "no_active_list", "no participant list is published yet") from exc
 
 
+def query_args(args, allowed: tuple[str, ...]) -> dict[str, str]:
+    """The query parameters ``args`` (a MultiDict) as one value each, empty ones left out;
+    400 naming any parameter not in ``allowed`` or given more than once."""
+    unknown = sorted(set(args) - set(allowed))
+    if unknown:
+        raise bad_input(f"unknown query parameter{'s' * (len(unknown) > 1)} "
+                        f"{', '.join(repr(name) for name in unknown)}; this endpoint takes "
+                        f"{', '.join(sorted(allowed))}")
+    out = {}
+    for name in args:
+        values = args.getlist(name)
+        if len(values) > 1:
+            raise bad_input(f"query parameter {name!r} was given {len(values)} times; "
+                            "give it once")
+        if values[0].strip():
+            out[name] = values[0].strip()
+    return out
+
+
 def json_body() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
@@ -63,7 +82,8 @@ def check_arguments(body: dict) -> dict:
         raise bad_input("send exactly one of 'home' (institution id) or 'card' (QR payload)")
     args: dict[str, Any] = {
         "visit": json_text(body, "visit", required=True), "home": home, "card": card,
-        "residence": _json_object(body, "residence", '{"lat": .., "lon": ..}'),
+        "residence": _json_object(body, "residence",
+                                  '{"lat": .., "lon": ..} or {"place": "Town, Region, Country"}'),
         "postal": json_text(body, "postal"), "country": json_text(body, "country"),
         "on": json_text(body, "on"), "expires": json_text(body, "expires"),
         "party": _json_object(body, "party", "{adults, children, named_present}"),
@@ -102,8 +122,10 @@ def checkin_arguments(body: dict, profile: rules.Profile) -> tuple[dict, int]:
 
 def eligible_arguments(args) -> dict:
     """Keyword arguments of ``passport.admission.eligible`` from query parameters: the
-    residence as ``residence=LAT,LON``, ``lat``+``lon`` or ``postal`` (+ ``country``, US
-    by default), and ``near=LAT,LON``."""
+    residence as ``residence=LAT,LON``, ``lat``+``lon``, ``place`` (a town, ``country``
+    preferred), ``postal`` (+ ``country``, US by default) or ``where`` (the member page's
+    one field: a postal code or a town, ``admission.postal_or_place``), and
+    ``near=LAT,LON``."""
     home = (args.get("home") or "").strip()
     if not home:
         raise bad_input("'home' is required")
@@ -116,4 +138,12 @@ def eligible_arguments(args) -> dict:
     if args.get("postal"):
         out["postal"] = args["postal"].strip()
         out["country"] = (args.get("country") or "US").strip()
+    if args.get("place"):
+        out["residence_place"] = args["place"].strip()
+        if args.get("country"):
+            out["country"] = args["country"].strip()
+    if args.get("where", "").strip():
+        if args.get("postal") or args.get("place"):
+            raise bad_input("send the residence once: 'where', 'postal' or 'place'")
+        out.update(admission.postal_or_place(args["where"], args.get("country")))
     return out

@@ -53,7 +53,7 @@ def eligible():
     status = 400 if error else 200
     return render_template(
         "member/eligible.html", choices=choices, list_version=version, result=result,
-        error=error, args=request.args, reason_text=rules.REASON_TEXT,
+        error=error, args=request.args, reason_text=rules.MEMBER_TEXT,
     ), status
 
 
@@ -83,5 +83,5 @@ def card():
                 svg_text = svg_text[svg_text.index("?>") + 2:].lstrip()
             svg = Markup(svg_text)
     return render_template("member/card.html", payload=payload, svg=svg, check=check,
-                           home_name=home_name, reason_text=rules.REASON_TEXT,
+                           home_name=home_name, reason_text=rules.MEMBER_TEXT,
                            error=error), (400 if error else 200)

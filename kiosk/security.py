@@ -1,4 +1,4 @@
-"""Sessions, roles, CSRF and the generated secret key.
+"""Sessions, roles, CSRF, the generated secret key and the reverse proxies to trust.
 
 CSRF: every session carries a random token; every unsafe request authenticated by the
 session cookie must echo it (form field ``csrf_token`` or header ``X-CSRF-Token``).
@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask, abort, g, redirect, request, session, url_for
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from kiosk.db import get_db
 from kiosk.errors import ApiError, is_api_request, wants_json
@@ -45,6 +46,18 @@ def instance_secret_key(instance_path: str | os.PathLike[str]) -> str:
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(key + "\n")
     return key
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind ``PROXY_HOPS`` reverse proxies, take the client's address, scheme and host from
+    the X-Forwarded-For/-Proto/-Host they set (werkzeug's ProxyFix), so the sign-in throttle
+    sees each client's own address. 0 (the default) trusts no such header: a client talking
+    to the kiosk directly could forge it."""
+    hops = int(app.config["PROXY_HOPS"])
+    if hops < 0:
+        raise ValueError(f"PROXY_HOPS must be 0 (no proxy) or more, not {hops}")
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def csrf_token() -> str:

@@ -7,12 +7,13 @@ the next request, no restart.
 
 from __future__ import annotations
 
-from flask import current_app
+import zoneinfo
+from datetime import UTC, datetime
+
+from flask import current_app, g
 
 from kiosk.db import get_db
-from passport import institutions, rules, store
-
-SITE_SETTING = "kiosk_site"
+from passport import institutions, ownsite, rules
 
 
 def active_list():
@@ -46,15 +47,45 @@ def program_profile() -> rules.Profile:
 
 
 def kiosk_site() -> str | None:
-    """The visited institution this kiosk stands at: the admin setting, else $PASSPORT_SITE."""
-    return store.get_setting(get_db(), SITE_SETTING) or current_app.config.get("SITE")
+    """The visited institution this kiosk stands at: the admin setting, else the ``SITE``
+    config ($PASSPORT_SITE); one definition with the CLI's, in ``passport.ownsite``."""
+    return ownsite.own_site(get_db(), current_app.config.get("SITE"))
 
 
 def set_kiosk_site(site_id: str | None) -> None:
-    store.set_setting(get_db(), SITE_SETTING, site_id)
+    ownsite.set_own_site(get_db(), site_id)
 
 
 def site_timezone(site_id: str | None) -> str | None:
     """The site's IANA time zone from the active list, when it has one."""
     active = active_list_or_none() if site_id else None
     return (active.timezone_of(site_id) or None) if active else None
+
+
+def site_zone_name() -> str | None:
+    """This kiosk's site's IANA time zone (None: no site, or none known), once per request."""
+    if "site_zone" not in g:
+        g.site_zone = site_timezone(kiosk_site())
+    return g.site_zone
+
+
+def local_time(value: str | datetime | None) -> str:
+    """The ``localtime`` filter: a stored time (ISO text or aware datetime; naive means UTC)
+    as this kiosk's site's local time to the minute with the zone's abbreviation
+    (``2026-11-30 20:19 PST``), or in UTC, saying so, when the kiosk has no site or zone."""
+    if value is None or value == "":
+        return ""
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    zone_name = site_zone_name()
+    try:
+        zone = zoneinfo.ZoneInfo(zone_name) if zone_name else UTC
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = UTC
+    local = moment.astimezone(zone)
+    label = "UTC" if zone is UTC else local.strftime("%Z")
+    return f"{local:%Y-%m-%d %H:%M} {label}"

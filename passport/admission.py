@@ -3,8 +3,9 @@ desk page, and the member's "where can I go" list.
 
 ``check()`` parses and validates the inputs (raising ``CheckInputError`` with a clear
 message), loads the cached active list, verifies a card when one is given (CARDS part),
-geocodes a postal code offline, and calls the pure ``rules.decide()``. Unknown institution
-ids are reasons in the decision, never exceptions.
+places the member's residence offline (``Residence``: coordinates, a postal code or a place
+name), and calls the pure ``rules.decide()``. Unknown institution ids are reasons in the
+decision, never exceptions; so is a residence that cannot be placed (``CHECK_RESIDENCE``).
 """
 
 from __future__ import annotations
@@ -12,13 +13,19 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
-from passport import plan, rules
-from passport.geocode import GeocodeError, geocode_postal
+from passport import places, plan, rules
+from passport.geocode import (
+    GeocodeError,
+    PostalFormatError,
+    locate_residence_postal,
+    normalize_postal,
+)
 from passport.ids import is_institution_id
 from passport.institutions import ActiveList, load_active
 
@@ -113,23 +120,111 @@ def parse_party(value: Any) -> rules.Party | None:
     raise CheckInputError(f"party {value!r} is not adults/children/named_present")
 
 
-def _residence(residence: Any, postal: str | None, country: str | None
-               ) -> tuple[float, float] | None:
-    if residence not in (None, "") and postal:
-        raise CheckInputError("give the residence as coordinates or as postal code, not both")
+@dataclass(frozen=True)
+class Residence:
+    """Where the member lives, as the card (``source="card"``) or the clerk or client
+    (``"input"``) gave it, and the point it was placed at (None: not placed, ``note`` says
+    why)."""
+
+    source: str
+    postal_code: str | None = None
+    country: str | None = None
+    place: str | None = None  # the place given, or the postal code's area
+    point: tuple[float, float] | None = None
+    note: str | None = None
+
+    @property
+    def located(self) -> bool:
+        return self.point is not None
+
+    def to_json(self) -> dict[str, Any]:
+        """The decision's ``residence``: what was given and whether it was located."""
+        return {"postal_code": self.postal_code, "country": self.country, "place": self.place,
+                "lat": self.point[0] if self.point else None,
+                "lon": self.point[1] if self.point else None,
+                "located": self.located, "source": self.source, "note": self.note}
+
+
+def place_residence(text: Any, country: str | None = None) -> Residence:
+    """A residence by place name (``Markham, ON, CA``) through the offline gazetteer;
+    ``country`` is preferred when the name is ambiguous. CheckInputError naming an unknown
+    place."""
+    try:
+        found = places.lookup(text, country=country)
+    except places.PlaceError as exc:
+        raise CheckInputError(str(exc)) from None
+    return Residence("input", country=found.country, place=found.label,
+                     point=(found.lat_deg, found.lon_deg))
+
+
+def postal_residence(postal: str, country: str, source: str = "input") -> Residence:
+    """A residence by postal code, placed offline when a table covers it (US ZIP codes,
+    Canadian urban postal areas); otherwise not placed, with the reason. CheckInputError
+    when the code is not a postal code of that country."""
+    try:
+        area = locate_residence_postal(postal, country)
+    except PostalFormatError as exc:
+        raise CheckInputError(str(exc)) from None
+    except GeocodeError as exc:
+        code, country_code = normalize_postal(postal, country)
+        return Residence(source, code, country_code, note=str(exc))
+    return Residence(source, area.code, area.country, place=area.area,
+                     point=(area.lat_deg, area.lon_deg))
+
+
+def _split_residence(residence: Any, place: Any) -> tuple[Any, Any]:
+    """(coordinates, place name) from ``residence`` (``{"place": ..}`` names a place) and
+    ``place``; CheckInputError when both, or an object with both, are given."""
+    if isinstance(residence, Mapping) and "place" in residence:
+        if set(residence) != {"place"}:
+            raise CheckInputError('residence is {"lat", "lon"} or {"place"}, not both')
+        if place not in (None, ""):
+            raise CheckInputError("give the residence place once")
+        residence, place = None, residence["place"]
+        if place in (None, ""):
+            raise CheckInputError("residence place is empty (e.g. 'Markham, ON')")
+    if residence not in (None, "") and place not in (None, ""):
+        raise CheckInputError("give the residence as coordinates or a place, not both")
+    return residence, place
+
+
+def _residence(residence: Any, postal: str | None, country: str | None,
+               place: Any = None) -> Residence | None:
+    """The residence given as input: coordinates (``residence``), a place name (``place``
+    or ``residence={"place": ..}``; ``country`` is preferred among places of that name) or
+    ``postal`` + ``country``; None when none is given."""
+    residence, place = _split_residence(residence, place)
+    if postal and (residence not in (None, "") or place not in (None, "")):
+        raise CheckInputError("give the residence as coordinates, a postal code or a place, "
+                              "not both")
     point = parse_point(residence, "residence")
     if point is not None:
-        return point
+        if country:
+            raise CheckInputError("a country was given without a postal code or place")
+        return Residence("input", point=point)
+    if place not in (None, ""):
+        return place_residence(place, country or None)
     if postal:
         if not country:
             raise CheckInputError("a postal code needs its country (e.g. US)")
-        try:
-            return geocode_postal(postal, country)
-        except GeocodeError as exc:
-            raise CheckInputError(str(exc)) from None
+        return postal_residence(postal, country)
     if country:
         raise CheckInputError("a country was given without a postal code")
     return None
+
+
+def postal_or_place(text: str | None, country: str | None) -> dict[str, str]:
+    """What a person typed in one "ZIP / postal code or town" field, as keyword arguments of
+    ``check``/``eligible``: a postal code when it has a digit (every US ZIP code and every
+    Canadian postal code has one), else a place name, ``country`` going with either (for a
+    place: the country preferred among places of that name)."""
+    text = (text or "").strip()
+    country = (country or "").strip()
+    if not text:
+        return {}
+    if any(c.isdigit() for c in text):
+        return {"postal": text, "country": country}
+    return {"residence_place": text, **({"country": country} if country else {})}
 
 
 def site_today(active: ActiveList, institution_id: str, now: datetime | None = None) -> date:
@@ -174,14 +269,21 @@ def _read_card(db: sqlite_utils.Database, card: str | None, card_image: Any,
     return cards.verify(db, card, on)
 
 
-def _card_residence(card: Card) -> tuple[float, float] | None:
-    """The card's postal code geocoded offline; None when it has none or it is not found."""
+def _card_summary(result: CardCheck) -> dict:
+    """What the decision says about the card: valid, its reasons, and what it carries."""
+    return {"valid": result.valid, "reasons": list(result.reasons),
+            **(result.card.to_json() if result.card is not None else {})}
+
+
+def _card_residence(card: Card) -> Residence | None:
+    """The residence the card carries, placed offline when a table covers it (never an
+    error: a code that cannot be placed makes the desk ask for the member's town)."""
     if not (card.postal_code and card.country):
         return None
     try:
-        return geocode_postal(card.postal_code, card.country)
-    except GeocodeError:
-        return None  # staff are prompted to ask for the residence instead
+        return postal_residence(card.postal_code, card.country, source="card")
+    except CheckInputError as exc:
+        return Residence("card", card.postal_code, card.country, note=str(exc))
 
 
 def check(
@@ -194,6 +296,7 @@ def check(
     residence: Any = None,
     postal: str | None = None,
     country: str | None = None,
+    residence_place: str | None = None,
     on: Any = None,
     expires: Any = None,
     party: Any = None,
@@ -204,11 +307,13 @@ def check(
     """Decide one visit. Exactly one of ``home`` (manual flow: staff read the printed card),
     ``card`` (a scanned payload) or ``card_image`` (path or bytes of a photo of the card).
 
-    ``residence`` is (lat, lon), ``{"lat","lon"}`` or ``"LAT,LON"``; or ``postal`` +
-    ``country`` (geocoded offline). ``on`` defaults to the date of ``now`` (an aware
+    The residence (``residence``: (lat, lon), ``{"lat","lon"}``, ``"LAT,LON"`` or
+    ``{"place": ..}``; ``residence_place``; ``postal`` + ``country``; else the card's postal
+    code) is placed offline (``Residence``); one not placed is no error but leaves
+    ``CHECK_RESIDENCE`` on an admission. ``on`` defaults to the date of ``now`` (an aware
     instant, default the real clock) in the visited site's time zone; ``expires`` (manual
-    flow only) adds the expiry check. Raises ``CheckInputError`` for malformed input and
-    ``institutions.NoActiveList`` when no list is published.
+    flow only) adds the expiry check. Raises ``CheckInputError`` for malformed input (an
+    unknown place too) and ``institutions.NoActiveList`` when no list is published.
     """
     visit = parse_id(visit, "visit")
     home = _manual_home(home, card, card_image)
@@ -216,7 +321,7 @@ def check(
     if membership is not None and membership not in rules.MEMBERSHIPS:
         raise CheckInputError(f"membership must be one of {sorted(rules.MEMBERSHIPS)}")
     party_obj = parse_party(party)
-    point = _residence(residence, postal, country)
+    given = _residence(residence, postal, country, residence_place)
 
     active = load_active(db, profile)
     if visit_on is None:
@@ -226,20 +331,17 @@ def check(
     card_json: dict | None = None
     if not home:
         result = _read_card(db, card, card_image, visit_on)
-        card_reasons = list(result.reasons)
-        card_json = {"valid": result.valid, "reasons": list(result.reasons),
-                     **(result.card.to_json() if result.card is not None else {})}
+        card_reasons, card_json = list(result.reasons), _card_summary(result)
         if result.card is not None:
-            home = result.card.issuer_id
-            expires_on = result.card.expires
+            home, expires_on = result.card.issuer_id, result.card.expires
             membership = membership or result.card.membership
-            if point is None:
-                point = _card_residence(result.card)
+            given = given or _card_residence(result.card)
     try:
         return rules.decide(
-            active, visit, home or None, on=visit_on, expires=expires_on, residence=point,
-            party=party_obj, membership=membership, card=card_json, card_reasons=card_reasons,
-            manual=card_json is None,
+            active, visit, home or None, on=visit_on, expires=expires_on,
+            residence=given.point if given else None, party=party_obj,
+            membership=membership, card=card_json, card_reasons=card_reasons,
+            manual=card_json is None, residence_given=given.to_json() if given else None,
         )
     except ValueError as exc:  # out-of-range residence caught by the engine
         raise CheckInputError(str(exc)) from None
@@ -290,6 +392,7 @@ def eligible(
     residence: Any = None,
     postal: str | None = None,
     country: str | None = None,
+    residence_place: str | None = None,
     near: Any = None,
     limit: int | None = None,
     profile: str = rules.DEFAULT_PROFILE_NAME,
@@ -300,10 +403,16 @@ def eligible(
     ``rules.decide()`` site by site in the tests, so the list and the desk always agree).
     Sorted by distance from ``near`` (lat, lon) when given, else from home. ``limit`` caps
     the eligible list (``eligible_count`` is the uncapped number); the home institution
-    itself is in neither list. Raises ``UnknownInstitution`` for a home not on the list.
+    itself is in neither list. The residence is given as to ``check``; one that cannot be
+    placed is an error here (a member is asked for a town instead). Raises
+    ``UnknownInstitution`` for a home not on the list.
     """
     home = parse_id(home, "home")
-    point = _residence(residence, postal, country)
+    given = _residence(residence, postal, country, residence_place)
+    if given is not None and not given.located:
+        raise CheckInputError(f"cannot place {given.postal_code} ({given.country}) offline "
+                              f"({given.note}): give a town instead")
+    point = given.point if given else None
     near_point = parse_point(near, "near")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
                               or limit < 0):
@@ -323,7 +432,7 @@ def eligible(
         "list_version": active.version,
         "home": {f: home_row.get(f) for f in ("id", "name", "city", "region", "country")},
         "radius_miles": active.profile.radius_miles,
-        "residence": {"lat": point[0], "lon": point[1]} if point else None,
+        "residence": given.to_json() if given else None,
         "near": {"lat": near_point[0], "lon": near_point[1]} if near_point else None,
         "eligible_count": len(ok),
         "eligible": ok[:limit] if limit is not None else ok,

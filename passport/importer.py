@@ -598,6 +598,14 @@ def _in_country(country: str, lat_deg: float, lon_deg: float) -> bool | None:
                for lon_min, lat_min, lon_max, lat_max in boxes)
 
 
+def _swap_fits(country: str, lat_deg: float, lon_deg: float) -> bool:
+    """Whether the pair read the other way round is valid: in range, and inside ``country``
+    when there is a box to check it against."""
+    if abs(lon_deg) > 90.0 or abs(lat_deg) > 180.0:
+        return False
+    return _in_country(country, lon_deg, lat_deg) is not False
+
+
 def _validate_coordinates(row: dict[str, str], record: dict[str, Any], country: str,
                           err: _Err) -> None:
     lat_text = row.get("latitude", "").strip()
@@ -631,7 +639,7 @@ def _validate_coordinates(row: dict[str, str], record: dict[str, Any], country: 
     bad = False
     if not -90.0 <= lat_deg <= 90.0:
         hint = ("; latitude and longitude look swapped"
-                if abs(lon_deg) <= 90.0 and abs(lat_deg) <= 180.0 else "")
+                if _swap_fits(country, lat_deg, lon_deg) else "")
         err("latitude", f"latitude {lat_text} is out of range -90..90{hint}")
         bad = True
     if not -180.0 <= lon_deg <= 180.0:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import sqlite_utils
 
-from passport import store
+from passport import ownsite, store
 from passport.importer import (
     ListValidationError,
     ParsedList,
@@ -104,13 +104,16 @@ class ImportResult:
     sha256: str
     diff: dict
     warnings: list[str]
+    # this kiosk's own site when the list leaves it out (publishing needs a confirmation)
+    own_site_removed: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "version": self.version, "previous_version": self.previous_version,
             "dry_run": self.dry_run, "row_count": self.row_count,
             "source_name": self.source_name, "sha256": self.sha256,
-            "warnings": list(self.warnings), "diff": self.diff,
+            "warnings": list(self.warnings), "own_site_removed": self.own_site_removed,
+            "diff": self.diff,
         }
 
 
@@ -131,6 +134,8 @@ def get_profile(db: sqlite_utils.Database, name: str = DEFAULT_PROFILE_NAME) -> 
 
 # (store file, profile row) -> its active list; a few stores and profiles per process
 _active_lists: BoundedCache[tuple, ActiveList] = BoundedCache(8)
+# The last list served, checked before the cache (a tuple compare on the hot path).
+_last_active: tuple[tuple | None, ActiveList | None] = (None, None)
 
 
 # The file behind each open handle, asked once per handle (load_active runs per request).
@@ -169,15 +174,24 @@ def load_active(db: sqlite_utils.Database, profile: str = DEFAULT_PROFILE_NAME) 
     if version is None:
         raise NoActiveList(f"no participant list is published for {profile!r}; "
                            "import one with `passport import FILE`")
-    # The whole profile row is in the key: a changed radius or party rule builds anew.
-    key = (_db_file(db), tuple(sorted(row.items())))
+    # The whole profile row is in the key (SELECT * keeps the columns' order): a changed
+    # radius or party rule builds anew.
+    key = (_db_file(db), tuple(row.values()))
+    last_key, last = _last_active
+    if last_key == key:  # the usual case, one store at one version: no lock, no reorder
+        return last
     hit = _active_lists.get(key)
-    if hit is not None:
-        return hit
-    prof = Profile.from_row(row)
-    active = build_active_list(version, prof, store.get_institution_rows(db, version))
-    _active_lists.put(key, active)
-    return active
+    if hit is None:
+        prof = Profile.from_row(row)
+        hit = build_active_list(version, prof, store.get_institution_rows(db, version))
+        _active_lists.put(key, hit)
+    _remember_last(key, hit)
+    return hit
+
+
+def _remember_last(key: tuple, active: ActiveList) -> None:
+    global _last_active
+    _last_active = (key, active)  # one assignment: readers see the old pair or the new
 
 
 def active_version(db: sqlite_utils.Database, profile: str = DEFAULT_PROFILE_NAME) -> int | None:
@@ -187,24 +201,34 @@ def active_version(db: sqlite_utils.Database, profile: str = DEFAULT_PROFILE_NAM
 # --------------------------------------------------------------------------- import
 
 def import_file(db: sqlite_utils.Database, path: str | Path, dry_run: bool = False,
-                actor: str | None = None, profile: str = DEFAULT_PROFILE_NAME) -> ImportResult:
+                actor: str | None = None, profile: str = DEFAULT_PROFILE_NAME, *,
+                own_site: str | None = None, allow_site_removal: bool = False) -> ImportResult:
     """Validate the file and (unless ``dry_run``) publish it as the next active version.
 
     Raises ``ListValidationError`` (``.errors``: every RowError) and writes nothing when
-    the file has any problem.
+    the file has any problem; ``own_site`` / ``allow_site_removal`` as in ``publish_parsed``.
     """
-    return publish_parsed(db, parse_file(path), dry_run=dry_run, actor=actor, profile=profile)
+    return publish_parsed(db, parse_file(path), dry_run=dry_run, actor=actor, profile=profile,
+                          own_site=own_site, allow_site_removal=allow_site_removal)
 
 
 def import_bytes(db: sqlite_utils.Database, data: bytes, filename: str, dry_run: bool = False,
-                 actor: str | None = None, profile: str = DEFAULT_PROFILE_NAME) -> ImportResult:
+                 actor: str | None = None, profile: str = DEFAULT_PROFILE_NAME, *,
+                 own_site: str | None = None, allow_site_removal: bool = False) -> ImportResult:
     """Same as ``import_file`` for an uploaded file's bytes (the admin page)."""
     return publish_parsed(db, parse_bytes(data, filename), dry_run=dry_run, actor=actor,
-                          profile=profile)
+                          profile=profile, own_site=own_site,
+                          allow_site_removal=allow_site_removal)
 
 
 def publish_parsed(db: sqlite_utils.Database, parsed: ParsedList, *, dry_run: bool,
-                   actor: str | None, profile: str = DEFAULT_PROFILE_NAME) -> ImportResult:
+                   actor: str | None, profile: str = DEFAULT_PROFILE_NAME,
+                   own_site: str | None = None,
+                   allow_site_removal: bool = False) -> ImportResult:
+    """Publish (or dry-run) a parsed list. When the list leaves out ``own_site`` (this
+    kiosk's own site, ``passport.ownsite``) the result names it in a warning and
+    ``own_site_removed``, and publishing raises ``OwnSiteRemoved``, writing nothing, unless
+    ``allow_site_removal``."""
     get_profile(db, profile)
     previous = store.get_active_list_version(db, profile)
     old_rows = store.get_institution_rows(db, previous) if previous is not None else []
@@ -215,6 +239,12 @@ def publish_parsed(db: sqlite_utils.Database, parsed: ParsedList, *, dry_run: bo
         previous_row = store.get_list_version_row(db, previous)
         if previous_row and previous_row["source_sha256"] == parsed.sha256:
             warnings.append(f"the file is identical to the active version {previous}")
+    removed = own_site if ownsite.missing_from(own_site, parsed.records) else None
+    if removed:
+        name = _name_in(old_rows, removed)
+        warnings.append(ownsite.removal_warning(removed, name))  # last: the review page's alert
+        if not dry_run and not allow_site_removal:
+            raise ownsite.OwnSiteRemoved(removed, name, "this list")
     version = None
     if not dry_run:
         version, previous = store.publish_list(
@@ -225,7 +255,12 @@ def publish_parsed(db: sqlite_utils.Database, parsed: ParsedList, *, dry_run: bo
                  len(parsed.records), profile)
     return ImportResult(version=version, previous_version=previous, dry_run=dry_run,
                         row_count=len(parsed.records), source_name=parsed.source_name,
-                        sha256=parsed.sha256, diff=diff, warnings=warnings)
+                        sha256=parsed.sha256, diff=diff, warnings=warnings,
+                        own_site_removed=removed)
+
+
+def _name_in(rows: list[dict], institution_id: str) -> str | None:
+    return next((r["name"] for r in rows if r["id"] == institution_id), None)
 
 
 def ensure_default_list(db: sqlite_utils.Database, path: str | Path | None = None,
@@ -267,10 +302,36 @@ def diff_versions(db: sqlite_utils.Database, a: int, b: int,
     return diff
 
 
+def review_rollback(db: sqlite_utils.Database, version: int, own_site: str | None = None,
+                    profile: str = DEFAULT_PROFILE_NAME) -> dict:
+    """What re-activating ``version`` would change, for a confirmation: ``{"version",
+    "active", "diff"`` (from the active version to ``version``, see ``diff_records``),
+    ``"warnings", "own_site_removed"}``; ``own_site_removed`` names ``own_site`` when the
+    version leaves it out."""
+    rows = _version_rows(db, version, profile)
+    active = store.get_active_list_version(db, profile)
+    active_rows = store.get_institution_rows(db, active) if active is not None else []
+    diff = diff_records(active_rows, rows)
+    diff.update({"from": active, "to": version})
+    removed = own_site if ownsite.missing_from(own_site, rows) else None
+    warnings = [ownsite.removal_warning(removed, _name_in(active_rows, removed))] if removed else []
+    return {"version": version, "active": active, "diff": diff, "warnings": warnings,
+            "own_site_removed": removed}
+
+
 def rollback(db: sqlite_utils.Database, version: int, actor: str | None = None,
-             profile: str = DEFAULT_PROFILE_NAME) -> dict:
-    """Re-activate an earlier (or any existing) version; returns {"active", "previous"}."""
-    _check_version(db, version, profile)
+             profile: str = DEFAULT_PROFILE_NAME, *, own_site: str | None = None,
+             allow_site_removal: bool = False) -> dict:
+    """Re-activate an earlier (or any existing) version; returns {"active", "previous"}.
+
+    Raises ``OwnSiteRemoved`` and changes nothing when the version leaves out ``own_site``,
+    unless ``allow_site_removal``."""
+    rows = _version_rows(db, version, profile)
+    if ownsite.missing_from(own_site, rows) and not allow_site_removal:
+        active = store.get_active_list_version(db, profile)
+        active_rows = store.get_institution_rows(db, active) if active is not None else []
+        raise ownsite.OwnSiteRemoved(own_site, _name_in(active_rows, own_site),
+                                     f"list version {version}")
     previous = store.activate_list_version(db, profile, version, actor)
     log.info("list version %s re-activated for %s (was %s)", version, profile, previous)
     return {"active": version, "previous": previous}

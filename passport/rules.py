@@ -35,7 +35,8 @@ LOCAL_DISCOUNT              note   denied free admission, but the site offers
 Staff checks (``Decision.staff_checks``, only on admission): ``CHECK_PHOTO_ID`` (a photo ID
 matches a name on the card), ``CHECK_MEMBER_CARD`` (manual flow: read the printed card's home
 institution, expiry and names), ``CHECK_PROOF_OF_RESIDENCE`` (site requires an ID with an
-address), ``CHECK_RESIDENCE`` (residence rule applies but the residence is unknown),
+address), ``CHECK_RESIDENCE`` (residence rule applies but the residence is unknown, or was
+given but could not be placed),
 ``CHECK_RESERVATION`` (site requires an advance reservation).
 
 Party: the program profile holds how many adults and children each kind of membership
@@ -132,6 +133,32 @@ REASON_TEXT: dict[str, str] = {
     CHECK_RESIDENCE: "Ask where the member lives: members living within the program distance "
                      "of this site are not eligible.",
     CHECK_RESERVATION: "This site requires an advance reservation: check the booking.",
+}
+
+# The same codes in a member's own words, for the member pages (/eligible, /card): what to
+# bring or expect at the desk, never what staff should check. Every staff check and note
+# code has one, and so has every reason a card can fail with.
+MEMBER_TEXT: dict[str, str] = {
+    CHECK_PHOTO_ID: "Bring a photo ID: the desk checks that it matches a name on your card.",
+    CHECK_MEMBER_CARD: "Bring your printed membership card and a photo ID.",
+    CHECK_PROOF_OF_RESIDENCE: "This site asks for proof of residence: bring an ID that shows "
+                              "your address.",
+    CHECK_RESIDENCE: "The desk may ask where you live: members living within the program "
+                     "distance of this site are not eligible.",
+    CHECK_RESERVATION: "This site requires an advance reservation: book before you go.",
+    PARTY_TOO_LARGE: "Your membership does not cover your whole party; the others pay "
+                     "admission.",
+    LOCAL_RULE_HONOURED: "You are welcome here under this site's own shorter distance rule.",
+    STORE_DISCOUNT_ONLY: "Admission here is free for everyone; your member benefit is a store "
+                         "discount.",
+    LOCAL_DISCOUNT: "Not free for you, but this site offers members from nearby a discount "
+                    "on admission.",
+    CARD_EXPIRED: "The membership card has expired.",
+    CARD_SIGNATURE_INVALID: "The card code does not verify: it may have been changed or "
+                            "copied wrongly.",
+    CARD_MALFORMED: "The card code cannot be read: check that you copied all of it.",
+    CARD_REVOKED: "This card has been cancelled by your home site.",
+    KEY_UNKNOWN: "This card was signed with a key the desks do not know yet.",
 }
 
 MEMBERSHIPS = ("group", "individual")  # the kinds of membership a card or a clerk names
@@ -235,6 +262,7 @@ class Decision:
     radius_miles: float | None = None
     visit_name: str | None = None
     home_name: str | None = None
+    residence: dict | None = None  # the residence the card or the clerk gave (see decide)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict: admit, reasons, both distances and the list version first, then
@@ -259,6 +287,7 @@ class Decision:
             "staff_checks": list(self.staff_checks),
             "terms": self.terms,
             "card": self.card,
+            "residence": self.residence,
             "text": {code: REASON_TEXT.get(code, code) for code in codes},
         }
 
@@ -407,7 +436,7 @@ _DISTANCE_DENIALS = frozenset({HOME_WITHIN_RADIUS, RESIDENCE_WITHIN_RADIUS})
 def _benefits_and_checks(
     admit: bool, reasons: set[str], visit_row: Mapping[str, Any] | None, party: Party,
     membership: str | None, profile: Profile, residence: tuple[float, float] | None,
-    manual: bool,
+    manual: bool, residence_unplaced: bool = False,
 ) -> tuple[int, str | None, float | None, list[str]]:
     """What the decision grants: (people covered, benefit, discount percent, staff checks).
 
@@ -433,7 +462,9 @@ def _benefits_and_checks(
     staff = [CHECK_MEMBER_CARD if manual else CHECK_PHOTO_ID]
     if visit_row.get("proof_of_residence"):
         staff.append(CHECK_PROOF_OF_RESIDENCE)
-    elif residence is None and profile.residence_rule:
+    # A residence given but not placed is always asked about, proof of residence or not.
+    if residence is None and profile.residence_rule and (
+            residence_unplaced or not visit_row.get("proof_of_residence")):
         staff.append(CHECK_RESIDENCE)
     if visit_row.get("reservation_required"):
         staff.append(CHECK_RESERVATION)
@@ -453,6 +484,7 @@ def decide(
     card: dict | None = None,
     card_reasons: Iterable[str] = (),
     manual: bool | None = None,
+    residence_given: dict | None = None,
 ) -> Decision:
     """Decide one visit against the in-memory active list; pure, no I/O.
 
@@ -464,6 +496,8 @@ def decide(
     ``membership`` is ``"group"`` (default) or ``"individual"``. ``card`` is a JSON-ready
     summary of a verified card, ``card_reasons`` the card verification's failure codes.
     ``manual`` (default: no card given) adds the printed-card staff check.
+    ``residence_given`` (JSON-ready, ``admission.Residence``) is the decision's ``residence``;
+    given without a ``residence`` point (not placed), an admission carries CHECK_RESIDENCE.
     """
     party = party or DEFAULT_PARTY
     if membership is not None and membership not in MEMBERSHIPS:
@@ -483,7 +517,8 @@ def decide(
     admit = not (reasons & DENY_CODES)
     covered, benefit, discount, staff = _benefits_and_checks(
         admit, reasons, visit_row, party, membership, active.profile, residence,
-        card is None if manual is None else manual)
+        card is None if manual is None else manual,
+        residence_unplaced=residence_given is not None and residence is None)
     return Decision(
         admit=admit, reasons=sorted(reasons, key=_reason_rank),
         home_distance_miles=home_miles, residence_distance_miles=residence_miles,
@@ -493,4 +528,5 @@ def decide(
         terms=visit_row.get("restrictions") if visit_row is not None else None,
         visit_name=visit_row["name"] if visit_row is not None else None,
         home_name=home_row["name"] if home_row is not None else None,
+        residence=residence_given,
     )

@@ -1,8 +1,9 @@
 """The JSON API: every route, Bearer and session auth, idempotency, one error shape, and
 every real response validated against kiosk/openapi.yaml."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -122,7 +123,8 @@ def test_check_unknown_ids_are_reasons(kiosk_client, bearer):
     {"visit": EXPLORATORIUM, "home": OMSI, "on": "20260704"},  # fromisoformat alone takes it
     {"visit": EXPLORATORIUM, "home": OMSI, "residence": {"lat": 91, "lon": 0}},
     {"visit": EXPLORATORIUM, "home": OMSI, "residence": [1, 2]},
-    {"visit": EXPLORATORIUM, "home": OMSI, "postal": "00000", "country": "US"},
+    {"visit": EXPLORATORIUM, "home": OMSI, "postal": "ABCDE", "country": "US"},
+    {"visit": EXPLORATORIUM, "home": OMSI, "residence": {"place": "Xyzzyville, ON"}},
     {"visit": EXPLORATORIUM, "home": OMSI, "party": {"adults": -1}},
     {"visit": 5, "home": OMSI},
     {"visit": "Not An Id!", "home": OMSI},
@@ -497,3 +499,219 @@ def test_card_expiry_is_judged_on_the_sites_local_date_by_the_app_clock(
                              headers=bearer).json
     assert body["admit"] is admit and body["on"] == ("2026-06-30" if admit else "2026-07-01")
     assert ("CARD_EXPIRED" in body["reasons"]) is not admit
+
+
+# -- issue 10: a misread is not a denial; numbers that add up ------------------------------
+
+def count_checkins(db) -> int:
+    return db.execute("SELECT COUNT(*) FROM checkins").fetchone()[0]
+
+
+@pytest.mark.parametrize("junk", ["PYZ1GARBAGE", "hello world", "PYZ1", "truncated"])
+def test_misread_card_is_422_and_logs_nothing(kiosk_client, bearer, card, db, junk):
+    payload = card[:-12] if junk == "truncated" else junk
+    body = {"visit": EXPLORATORIUM, "card": payload, "party_size": 2}
+    logged = kiosk_client.post("/api/v1/checkins", json=body,
+                               headers={**bearer, "Idempotency-Key": "scan-1"})
+    assert_error(logged, 422, "card_unreadable")
+    assert_matches(logged, "/checkins", "post")
+    assert "scan again or use the printed-card flow" in logged.json["error"]["message"]
+    assert count_checkins(db) == 0
+    checked = kiosk_client.post("/api/v1/check", json=body, headers=bearer)
+    assert_error(checked, 422, "card_unreadable")
+    assert_matches(checked, "/check", "post")
+    # the same card read whole is a visit, logged under the key the misread did not use
+    good = kiosk_client.post("/api/v1/checkins", json={**body, "card": card},
+                             headers={**bearer, "Idempotency-Key": "scan-1"})
+    assert good.status_code == 201 and count_checkins(db) == 1
+
+
+def test_card_with_a_bad_signature_is_a_logged_denial(kiosk_client, bearer, card, db):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    forged = cards.sign(cards.decode(card), Ed25519PrivateKey.generate())
+    checked = kiosk_client.post("/api/v1/check", json={"visit": EXPLORATORIUM, "card": forged},
+                                headers=bearer)
+    assert assert_matches(checked, "/check", "post")["admit"] is False
+    logged = kiosk_client.post("/api/v1/checkins", headers=bearer,
+                               json={"visit": EXPLORATORIUM, "card": forged})
+    row = assert_matches(logged, "/checkins", "post")
+    assert logged.status_code == 201 and row["admit"] is False
+    assert row["reasons"] == ["CARD_SIGNATURE_INVALID"] and row["kind"] == "visit"
+    assert row["member_id"] == "M-1042" and count_checkins(db) == 1
+
+
+def log_visit(client, headers, card_payload, party_size=1):
+    response = client.post("/api/v1/checkins", headers=headers, json={
+        "visit": EXPLORATORIUM, "card": card_payload, "party_size": party_size})
+    assert response.status_code == 201, response.data
+    return response.json
+
+
+def undo_over_api(client, headers, checkin_id):
+    return client.post(f"/api/v1/checkins/{checkin_id}/undo", headers=headers)
+
+
+def test_undo_over_the_api(kiosk_client, bearer, card, db):
+    visit = log_visit(kiosk_client, bearer, card, party_size=3)
+    undone = undo_over_api(kiosk_client, bearer, visit["id"])
+    row = assert_matches(undone, "/checkins/{id}/undo", "post")
+    assert undone.status_code == 201
+    assert (row["kind"], row["undoes"], row["undone"]) == ("undo", visit["id"], False)
+    assert (row["source"], row["staff_user"]) == ("api", "token:ticketing")
+    assert row["party_size"] == 3 and row["id"] == visit["id"] + 1
+    # twice: refused, nothing more logged; an undo cannot be undone; an unknown id is a 404
+    again = undo_over_api(kiosk_client, bearer, visit["id"])
+    assert_error(again, 409, "already_undone")
+    assert_matches(again, "/checkins/{id}/undo", "post")
+    assert f"#{row['id']}" in again.json["error"]["message"]
+    assert_error(undo_over_api(kiosk_client, bearer, row["id"]), 409, "not_undoable")
+    missing = undo_over_api(kiosk_client, bearer, 999)
+    assert_error(missing, 404, "not_found")
+    assert_matches(missing, "/checkins/{id}/undo", "post")
+    assert_error(undo_over_api(kiosk_client, bearer, "x"), 404, "not_found")
+    assert_error(undo_over_api(kiosk_client, bearer, 2**70), 404, "not_found")
+    assert count_checkins(db) == 2
+    listed = {r["id"]: r for r in kiosk_client.get("/api/v1/checkins", headers=bearer).json[
+        "checkins"]}
+    assert listed[visit["id"]]["undone"] is True
+    assert listed[visit["id"]]["undone_by"] == row["id"]
+
+
+def test_api_undo_keeps_the_desks_window(kiosk_app, kiosk_client, bearer, card, kiosk_clock,
+                                         db):
+    window = timedelta(seconds=kiosk_app.config["UNDO_WINDOW_SECONDS"])
+    first = log_visit(kiosk_client, bearer, card)
+    kiosk_clock.now += window  # the window's last instant: still undoable
+    assert undo_over_api(kiosk_client, bearer, first["id"]).status_code == 201
+    late = log_visit(kiosk_client, bearer, card)
+    kiosk_clock.now += window + timedelta(microseconds=1)  # just outside
+    refused = undo_over_api(kiosk_client, bearer, late["id"])
+    assert_error(refused, 409, "undo_window_passed")
+    assert_matches(refused, "/checkins/{id}/undo", "post")
+    assert count_checkins(db) == 3
+
+
+def test_undo_over_the_api_needs_auth_and_csrf(kiosk_client, kiosk_login, card, db):
+    assert_error(undo_over_api(kiosk_client, {}, 1), 401, "unauthorized")
+    csrf = kiosk_login(kiosk_client)
+    visit = kiosk_client.post("/api/v1/checkins", headers={"X-CSRF-Token": csrf},
+                              json={"visit": EXPLORATORIUM, "card": card}).json
+    assert_error(undo_over_api(kiosk_client, {}, visit["id"]), 400, "csrf_failed")
+    undone = undo_over_api(kiosk_client, {"X-CSRF-Token": csrf}, visit["id"])
+    assert undone.status_code == 201
+    assert (undone.json["source"], undone.json["staff_user"]) == ("desk", "desk1")
+
+
+def test_entries_say_what_they_are_so_sums_add_up(kiosk_client, bearer, card, near_card):
+    parties = [log_visit(kiosk_client, bearer, card, party_size=n) for n in (4, 6, 5, 3)]
+    denied = log_visit(kiosk_client, bearer, near_card, party_size=2)
+    for row in parties[1:3]:
+        assert undo_over_api(kiosk_client, bearer, row["id"]).status_code == 201
+    rows = assert_matches(kiosk_client.get("/api/v1/checkins", headers=bearer),
+                          "/checkins")["checkins"]
+    by_id = {r["id"]: r for r in rows}
+    assert [by_id[r["id"]]["undone"] for r in parties] == [False, True, True, False]
+    assert by_id[denied["id"]]["kind"] == "visit" and by_id[denied["id"]]["undone"] is False
+    undos = [r for r in rows if r["kind"] == "undo"]
+    assert sorted(r["undoes"] for r in undos) == [parties[1]["id"], parties[2]["id"]]
+    assert all(r["undoes"] is None for r in rows if r["kind"] == "visit")
+    # every existing key is still there; undo rows repeat the facts of what they undo
+    assert all({"id", "at", "visit", "home", "admit", "reasons", "party_size",
+                "idempotency_key", "undone_by"} <= set(r) for r in rows)
+    assert all(r["admit"] is True for r in undos)
+    admitted = sum(r["party_size"] for r in rows
+                   if r["kind"] == "visit" and not r["undone"] and r["admit"])
+    assert admitted == 4 + 3
+    # what a sum over every admitted row gives: the undone parties twice over
+    assert sum(r["party_size"] for r in rows if r["admit"]) == 4 + 6 + 5 + 3 + 6 + 5
+
+
+def test_home_filter(kiosk_client, bearer, card, near_card):
+    far = log_visit(kiosk_client, bearer, card)
+    near = log_visit(kiosk_client, bearer, near_card)
+    for home, expected in ((OMSI, [far["id"]]), (CHABOT, [near["id"]]), ("nowhere", [])):
+        answer = kiosk_client.get(f"/api/v1/checkins?home={home}", headers=bearer)
+        assert [r["id"] for r in assert_matches(answer, "/checkins")["checkins"]] == expected
+    both = kiosk_client.get(f"/api/v1/checkins?home={CHABOT}&visit={EXPLORATORIUM}",
+                            headers=bearer).json["checkins"]
+    assert [r["id"] for r in both] == [near["id"]]
+
+
+@pytest.mark.parametrize(("query", "named"), [
+    ("frm=2026-01-01", "'frm'"),
+    ("home_id=x&limit=5", "'home_id'"),
+    ("site=a&page=2", "'page', 'site'"),
+    ("home=a&home=b", "'home'"),
+])
+def test_unknown_or_repeated_query_parameter_is_named(kiosk_client, bearer, query, named):
+    response = kiosk_client.get(f"/api/v1/checkins?{query}", headers=bearer)
+    assert_error(response, 400, "invalid_input")
+    assert_matches(response, "/checkins")
+    assert named in response.json["error"]["message"]
+
+
+def test_plain_dates_are_the_sites_local_days(kiosk_app, kiosk_client, bearer, card,
+                                              kiosk_clock):
+    """23:59 and 00:01 around the Exploratorium's midnight (Los Angeles) are 07:59 and 08:01
+    on one UTC day: with the kiosk's site set, `from`/`to` are its local days, as the desk's
+    "Today"; with no site set, UTC days."""
+    from kiosk.site import set_kiosk_site
+
+    los_angeles = ZoneInfo("America/Los_Angeles")
+    kiosk_clock.now = datetime(2026, 1, 15, 23, 59, tzinfo=los_angeles)
+    late = log_visit(kiosk_client, bearer, card)
+    kiosk_clock.now = datetime(2026, 1, 16, 0, 1, tzinfo=los_angeles)
+    early = log_visit(kiosk_client, bearer, card)
+
+    def day(text):
+        answer = kiosk_client.get(f"/api/v1/checkins?from={text}&to={text}", headers=bearer)
+        return [r["id"] for r in assert_matches(answer, "/checkins")["checkins"]]
+
+    assert day("2026-01-16") == [early["id"], late["id"]]  # no site: UTC days
+    with kiosk_app.app_context():
+        set_kiosk_site(EXPLORATORIUM)
+    assert day("2026-01-15") == [late["id"]]
+    assert day("2026-01-16") == [early["id"]]
+    # a date-time with an offset is that instant; one without is the site's local time
+    assert [r["id"] for r in kiosk_client.get(
+        "/api/v1/checkins?from=2026-01-16T08:00:00%2B00:00", headers=bearer).json[
+        "checkins"]] == [early["id"]]
+    assert [r["id"] for r in kiosk_client.get(
+        "/api/v1/checkins?to=2026-01-16T00:00:00", headers=bearer).json["checkins"]] == [
+        late["id"]]
+
+
+def test_cursor_pages_through_more_than_1000_entries(kiosk_client, bearer, listed, db):
+    from passport import checkins
+
+    decision = {"admit": True, "reasons": ["ELIGIBLE"], "visit": EXPLORATORIUM, "home": OMSI,
+                "covered": 1, "home_distance_miles": 532.1, "residence_distance_miles": None,
+                "list_version": 1}
+    start = datetime(2026, 6, 15, 16, 0, tzinfo=UTC)
+    with db.atomic():  # one commit for all of them
+        for n in range(1205):
+            checkins.log_checkin(db, decision, party_size=1, staff_user="desk1",
+                                 source="desk", now=start + timedelta(seconds=n))
+    every_id = list(range(1205, 0, -1))
+
+    def pages(query):
+        seen, cursor = [], None
+        while True:
+            url = f"/api/v1/checkins?{query}" + (f"&cursor={cursor}" if cursor else "")
+            page = assert_matches(kiosk_client.get(url, headers=bearer), "/checkins")
+            seen.append([r["id"] for r in page["checkins"]])
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return seen
+
+    assert [len(p) for p in pages("limit=1000")] == [1000, 205]
+    by_500 = pages("limit=500")
+    assert [len(p) for p in by_500] == [500, 500, 205]
+    assert [i for p in by_500 for i in p] == every_id  # each once, in id order
+    # exactly a page's worth: the last page says so (no empty page after it)
+    assert [len(p) for p in pages("limit=1000&from=2026-06-15T16:03:25%2B00:00")] == [1000]
+    assert [len(p) for p in pages(f"limit=1000&home={OMSI}")] == [1000, 205]
+    for bad in ("abc", "0", "-5", "1.5"):
+        assert_error(kiosk_client.get(f"/api/v1/checkins?cursor={bad}", headers=bearer),
+                     400, "invalid_input")

@@ -367,6 +367,71 @@ def test_photo_that_is_not_an_image(desk, tmp_path):
     assert desk.evaluate("document.activeElement.id") == "scan"
 
 
+def count_checkin_posts(page) -> None:
+    """From now on, ``window.checkinPosts`` counts the page's POSTs to the check-in log."""
+    page.evaluate("""() => {
+        const send = window.fetch;
+        window.checkinPosts = 0;
+        window.fetch = (url, options) => {
+            if (String(url).includes("/checkins") && options && options.method === "POST") {
+                window.checkinPosts += 1;
+            }
+            return send(url, options);
+        };
+    }""")
+
+
+MISREAD = "Could not read that card — scan again or use the printed-card flow."
+
+
+def test_a_misread_is_not_a_denial(desk, server, tmp_path):
+    """Issue 10: junk from the scanner shows a neutral line, no DENY, nothing to log."""
+    scan(desk, server["far"])
+    desk.wait_for_selector("#verdict.admit")
+    before = len(log_rows(server["db"]))
+    scan(desk, "PYZ1NOTACARDATALL")
+    desk.wait_for_selector("#misread:visible")
+    assert desk.inner_text("#misread") == MISREAD
+    assert "flash-error" not in desk.get_attribute("#misread", "class")
+    # the earlier result is gone: no verdict, no "member ?, expires ?", no Log button
+    assert not desk.is_visible("#result") and not desk.is_visible("#confirm")
+    assert not desk.is_visible("#error")
+    assert desk.evaluate("document.activeElement.id") == "scan"
+    screenshot(desk, "desk-misread.png", tmp_path)
+    count_checkin_posts(desk)
+    desk.keyboard.press("Enter")  # Enter on the empty field: nothing to log
+    assert desk.evaluate("window.checkinPosts") == 0
+    assert len(log_rows(server["db"])) == before
+    # the next good scan replaces the notice with its decision
+    scan(desk, server["near"])
+    desk.wait_for_selector("#verdict.deny")
+    assert not desk.is_visible("#misread")
+
+
+def test_undo_clears_the_result(desk, server):
+    """Issue 10: after Undo the undone result does not stay on screen ("Logged #N") for
+    Enter to log again; the counts say who paid."""
+    scan(desk, server["far"])
+    desk.wait_for_selector("#verdict.admit")
+    desk.keyboard.press("Enter")
+    desk.wait_for_selector("#logged:has-text('Logged #')")
+    row = log_rows(server["db"])[-1]
+    desk.click("#undo")
+    desk.wait_for_selector(f"#log li.undone[data-id='{row['id']}']")
+    desk.wait_for_selector("#result", state="hidden")
+    assert desk.inner_text("#busy") == f"Undid #{row['id']}."
+    desk.wait_for_function("document.activeElement.id === 'scan'")
+    count_checkin_posts(desk)
+    desk.keyboard.press("Enter")
+    assert desk.evaluate("window.checkinPosts") == 0
+    rows = log_rows(server["db"])
+    assert rows[-1]["undoes"] == row["id"] and rows[-2]["id"] == row["id"]
+    # the side panel's counts are the server's words for today's counts
+    today = desk.evaluate("fetch('/desk/today').then((r) => r.json())")
+    assert desk.inner_text("#count-admitted") == today["counts_text"]["admitted"]
+    assert desk.inner_text("#count-denied") == today["counts_text"]["denied"]
+
+
 # -- whether the page tests run: skip on a developer machine, fail in CI -----------------
 
 def test_missing_chromium_is_named(tmp_path):

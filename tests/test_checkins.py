@@ -144,8 +144,9 @@ def test_counts_leave_out_undone(db):
     log(db, decision(visit="site-z"))
     undo(db)  # undoes the denial
     counts = checkins.today_counts(db, "site-a", "America/New_York", now=T0)
+    # (these decisions carry no `covered`, as entries logged before it was: all covered)
     assert counts == {"admitted": 2, "admitted_people": 5, "denied": 0, "denied_people": 0,
-                      "undone": 1}
+                      "undone": 1, "admitted_free": 5, "admitted_paying": 0}
     assert len(checkins.today_checkins(db, "site-a", now=T0)) == 4  # the server's own zone
     both = checkins.today_log(db, "site-a", "America/New_York", now=T0)
     assert both["counts"] == counts
@@ -198,7 +199,7 @@ def test_today_turns_at_the_sites_local_midnight(db, now, day):
 
 
 def test_plain_dates_are_utc_days(db):
-    """``list_checkins``' plain dates are UTC days, whatever the site's zone."""
+    """``list_checkins``' plain dates are UTC days unless a zone is given (``tz_name``)."""
     late = log(db, now=datetime(2026, 1, 15, 23, 59, 59, 999_999, tzinfo=UTC))
     early = log(db, now=datetime(2026, 1, 16, 0, 0, tzinfo=UTC))
     assert [r["id"] for r in checkins.list_checkins(db, "2026-01-15", "2026-01-15")] == [
@@ -212,3 +213,87 @@ def test_now_must_be_aware(db):
         log(db, now=datetime(2026, 1, 15, 12, 0))
     with pytest.raises(ValueError, match="timezone-aware"):
         checkins.local_day_bounds(LOS_ANGELES, now=datetime(2026, 1, 15, 12, 0))
+
+
+# -- issue 10: a misread is not a visit; entries say what they are; who paid ---------------
+
+def test_a_misread_is_never_logged(db):
+    misread = decision(admit=False, home=None, reasons=["CARD_MALFORMED"],
+                       card={"valid": False, "reasons": ["CARD_MALFORMED"]})
+    assert checkins.is_misread(misread) and not checkins.is_misread(decision(admit=False))
+    with pytest.raises(checkins.CardUnreadable, match="scan again"):
+        log(db, misread, idempotency_key="k")
+    assert db.execute("SELECT COUNT(*) FROM checkins").fetchone()[0] == 0
+    bad_signature = decision(admit=False, reasons=["CARD_SIGNATURE_INVALID"])
+    assert log(db, bad_signature)["admit"] is False  # a decoded card: a logged denial
+
+
+def test_undo_checkin_by_id_under_the_desks_rules(db):
+    first = log(db, party_size=4)
+    second = log(db, party_size=2)
+    undone = checkins.undo_checkin(db, first["id"], staff_user="token:t", now=T0)
+    assert (undone["kind"], undone["undoes"], undone["source"]) == ("undo", first["id"], "api")
+    assert undone["party_size"] == 4 and undone["undone"] is False
+    with pytest.raises(checkins.AlreadyUndone, match=f"undone by #{undone['id']}"):
+        checkins.undo_checkin(db, first["id"], staff_user="x", now=T0)
+    with pytest.raises(checkins.UndoOfUndo):
+        checkins.undo_checkin(db, undone["id"], staff_user="x", now=T0)
+    for missing in (99, 0, -1, 2**63, "1", True):
+        with pytest.raises(checkins.UnknownCheckin):
+            checkins.undo_checkin(db, missing, staff_user="x", now=T0)
+    with pytest.raises(checkins.UndoWindowPassed, match="120 seconds"):
+        checkins.undo_checkin(db, second["id"], staff_user="x",
+                              now=T0 + timedelta(seconds=120, microseconds=1))
+    assert checkins.undo_checkin(db, second["id"], staff_user="x",
+                                 now=T0 + timedelta(seconds=120))["undoes"] == second["id"]
+    assert db.execute("SELECT COUNT(*) FROM checkins").fetchone()[0] == 4
+
+
+def test_entries_say_what_they_are(db):
+    visit = log(db, party_size=3)
+    kept = log(db, party_size=2)
+    undone = undo(db, now=T0)  # the newest entry: `kept`
+    assert undone["undoes"] == kept["id"]
+    rows = {r["id"]: r for r in checkins.list_checkins(db)}
+    assert (rows[visit["id"]]["kind"], rows[visit["id"]]["undone"]) == ("visit", False)
+    assert (rows[kept["id"]]["kind"], rows[kept["id"]]["undone"]) == ("visit", True)
+    assert (rows[undone["id"]]["kind"], rows[undone["id"]]["undone"]) == ("undo", False)
+    # a replayed entry says whether it was undone since
+    log(db, idempotency_key="k", now=T0)
+    undo(db, now=T0)
+    assert log(db, idempotency_key="k", now=T0)["undone"] is True
+
+
+def test_counts_say_who_paid(db):
+    log(db, decision(reasons=["ELIGIBLE", "PARTY_TOO_LARGE"], covered=6), party_size=7)
+    log(db, decision(covered=2), party_size=2)
+    log(db, decision(admit=False, covered=0), party_size=3)
+    counts = checkins.today_counts(db, "site-a", LOS_ANGELES, now=T0)
+    assert (counts["admitted"], counts["admitted_people"]) == (2, 9)
+    assert (counts["admitted_free"], counts["admitted_paying"]) == (8, 1)
+    assert (counts["denied"], counts["denied_people"]) == (1, 3)
+    undo(db, now=T0)  # the denial
+    undo(db, now=T0)  # the party of 2
+    counts = checkins.today_counts(db, "site-a", LOS_ANGELES, now=T0)
+    assert (counts["admitted_free"], counts["admitted_paying"], counts["denied"]) == (6, 1, 0)
+
+
+def ids(rows: list[dict]) -> list[int]:
+    return [row["id"] for row in rows]
+
+
+def test_list_by_home_in_a_zone_and_by_page(db):
+    late = log(db, now=BEFORE_MIDNIGHT)
+    early = log(db, decision(home="site-c"), now=AFTER_MIDNIGHT)
+    assert ids(checkins.list_checkins(db, home="site-c")) == [early["id"]]
+    assert ids(checkins.list_checkins(db, "2026-01-15", "2026-01-15", tz_name=LOS_ANGELES)) == [
+        late["id"]]
+    assert ids(checkins.list_checkins(db, "2026-01-16", "2026-01-16", tz_name=LOS_ANGELES)) == [
+        early["id"]]
+    first = checkins.page_checkins(db, limit=1)
+    assert ids(first["checkins"]) == [early["id"]] and first["next_cursor"] == str(early["id"])
+    last = checkins.page_checkins(db, limit=1, cursor=first["next_cursor"])
+    assert ids(last["checkins"]) == [late["id"]] and last["next_cursor"] is None
+    for bad in ("x", "0", "01", " 1", 5):
+        with pytest.raises(checkins.CheckinError, match="cursor"):
+            checkins.page_checkins(db, cursor=bad)

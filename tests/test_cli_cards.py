@@ -14,7 +14,7 @@ from passport.cli import main
 HOME = "exploratorium-san-francisco"
 ISSUE = ["card", "issue", "--institution", HOME, "--member", "M-1042",
          "--names", "Ada Lovelace", "--names", "Charles Babbage", "--group",
-         "--expires", "2027-06-30", "--postal", "94111", "--country", "US"]
+         "--expires", "2099-06-30", "--postal", "94111", "--country", "US"]
 
 
 @pytest.fixture
@@ -40,12 +40,12 @@ def test_issue_to_file_then_verify(run, tmp_path, suffix):
     issued = _json(run(*ISSUE, "--out", out, "--json"))
     assert issued["file"] == str(out) and out.exists()
     assert issued["payload"].startswith("PYZ1")
-    checked = _json(run("card", "verify", issued["payload"], "--on", "2027-06-30", "--json"))
+    checked = _json(run("card", "verify", issued["payload"], "--on", "2099-06-30", "--json"))
     assert checked["valid"] is True and checked["reasons"] == []
     assert checked["card"]["names"] == ["Ada Lovelace", "Charles Babbage"]
     assert checked["card"]["membership"] == "group" and checked["card"]["party_size"] == 6
     if suffix == ".png":
-        from_image = _json(run("card", "verify", "--image", out, "--on", "2027-06-30", "--json"))
+        from_image = _json(run("card", "verify", "--image", out, "--on", "2099-06-30", "--json"))
         assert from_image == checked
     if suffix == ".html":
         assert "Ada Lovelace" in out.read_text(encoding="utf-8")
@@ -54,9 +54,9 @@ def test_issue_to_file_then_verify(run, tmp_path, suffix):
 def test_verify_text_output_and_exit_codes(run):
     run("keys", "create", "--institution", HOME)
     payload = _json(run(*ISSUE, "--json"))["payload"]
-    text = run("card", "verify", payload + "\n", "--on", "2027-06-30").stdout
+    text = run("card", "verify", payload + "\n", "--on", "2099-06-30").stdout
     assert text.startswith("VALID") and "Ada Lovelace, Charles Babbage" in text
-    expired = run("card", "verify", payload, "--on", "2027-07-01", "--json", ok=False)
+    expired = run("card", "verify", payload, "--on", "2099-07-01", "--json", ok=False)
     assert expired.exit_code == 1
     assert _json(expired)["reasons"] == ["CARD_EXPIRED"]
     junk = run("card", "verify", "HELLO", "--json", ok=False)
@@ -78,10 +78,10 @@ BASE = ["card", "issue", "--institution", HOME, "--member", "M-1", "--names", "A
 @pytest.mark.parametrize("args, message", [
     (["--expires", "2027-02-30"], "--expires is not a date"),
     (["--expires", "20270630"], "--expires is not a date"),  # fromisoformat alone takes it
-    (["--expires", "2027-01-01", "--group", "--party-size", "3"], "not both"),
-    (["--expires", "2027-01-01", "--postal", "94111"], "together"),
-    (["--expires", "2027-01-01", "--party-size", "0"], "party size"),
-    (["--expires", "2027-01-01", "--postal", "9411!", "--country", "US"], "postal code"),
+    (["--expires", "2099-01-01", "--group", "--party-size", "3"], "not both"),
+    (["--expires", "2099-01-01", "--postal", "94111"], "together"),
+    (["--expires", "2099-01-01", "--party-size", "0"], "party size"),
+    (["--expires", "2099-01-01", "--postal", "9411!", "--country", "US"], "postal code"),
 ])
 def test_issue_bad_input_is_one_line_and_writes_nothing(run, tmp_path, args, message):
     run("keys", "create", "--institution", HOME)
@@ -93,7 +93,7 @@ def test_issue_bad_input_is_one_line_and_writes_nothing(run, tmp_path, args, mes
 
 def test_issue_refuses_unknown_output_type(run, tmp_path):
     run("keys", "create", "--institution", HOME)
-    result = run(*BASE, "--expires", "2027-01-01", "--out", tmp_path / "card.pdf", ok=False)
+    result = run(*BASE, "--expires", "2099-01-01", "--out", tmp_path / "card.pdf", ok=False)
     assert "--out must end in" in _one_line_error(result)
     assert not (tmp_path / "card.pdf").exists()
 
@@ -101,7 +101,7 @@ def test_issue_refuses_unknown_output_type(run, tmp_path):
 def test_issue_without_key_and_with_bad_names(run, tmp_path):
     assert "passport keys create" in _one_line_error(run(*ISSUE, ok=False))
     run("keys", "create", "--institution", HOME)
-    result = run(*ISSUE[:6], "--names", "", "--expires", "2027-01-01",
+    result = run(*ISSUE[:6], "--names", "", "--expires", "2099-01-01",
                  "--out", tmp_path / "c.png", ok=False)
     assert "name" in _one_line_error(result)
     assert not (tmp_path / "c.png").exists()
@@ -128,7 +128,7 @@ def test_keys_rotate_revoke_list_and_card_revocation(run):
     revoked = run("card", "verify", old_card, "--json", "--on", "2027-01-01", ok=False)
     assert _json(revoked)["reasons"] == ["CARD_REVOKED"]
     new_card = _json(run(*ISSUE[:4], "--member", "M-7", "--names", "Mary Somerville",
-                         "--expires", "2027-01-01", "--json"))["payload"]
+                         "--expires", "2099-01-01", "--json"))["payload"]
     run("cards", "revoke", "--institution", HOME, "--member", "M-7", "--reason", "lost")
     assert _json(run("cards", "revoke", "--institution", HOME, "--member", "M-7",
                      "--json"))["newly_revoked"] is False
@@ -179,5 +179,19 @@ def test_issue_checks_the_active_participant_list(run, db, tmp_path):
     out = tmp_path / "card.html"
     run(*ISSUE, "--out", out)
     assert "Exploratorium" in out.read_text(encoding="utf-8")  # the list's name, not the id
-    result = run(*BASE[:3], "not-on-the-list", *BASE[4:], "--expires", "2027-01-01", ok=False)
+    result = run(*BASE[:3], "not-on-the-list", *BASE[4:], "--expires", "2099-01-01", ok=False)
     assert "not on the active participant list" in _one_line_error(result)
+
+
+def test_issue_refuses_an_expired_card_unless_allowed(run, tmp_path):
+    """Issue 10: `card issue` signed an already-expired card without a word."""
+    run("keys", "create", "--institution", HOME)
+    out = tmp_path / "card.png"
+    result = run(*BASE, "--expires", "2020-01-01", "--out", out, ok=False)
+    assert "--expires 2020-01-01 is before today" in _one_line_error(result)
+    assert "--allow-expired" in _one_line_error(result)
+    assert not out.exists() and result.stdout == ""
+    allowed = _json(run(*BASE, "--expires", "2020-01-01", "--allow-expired", "--json"))
+    check = _json(run("card", "verify", allowed["payload"], "--json", "--on", "2020-01-02",
+                      ok=False))
+    assert check["reasons"] == ["CARD_EXPIRED"]

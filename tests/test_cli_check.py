@@ -54,8 +54,10 @@ def test_check_party_postal_and_expiry(run):
     (["--visit", "a b", "--home", ANCHORAGE], "not a valid institution id"),
     (["--visit", SF, "--home", ANCHORAGE, "--on", "tomorrow"], "not a date"),
     (["--visit", SF, "--home", ANCHORAGE, "--residence", "north"], "must be LAT,LON"),
-    (["--visit", SF, "--home", ANCHORAGE, "--postal", "K1G 5A3", "--country", "CA"],
-     "cannot geocode postal code K1G 5A3 for country CA"),
+    (["--visit", SF, "--home", ANCHORAGE, "--postal", "K1G 5A", "--country", "CA"],
+     "'K1G 5A' is not a Canadian postal code"),
+    (["--visit", SF, "--home", ANCHORAGE, "--residence-place", "Xyzzyville, ON"],
+     "unknown place 'Xyzzyville, ON'"),
 ])
 def test_check_bad_input_is_one_line(run, args, fragment):
     run("check", *args, error=fragment)

@@ -260,3 +260,23 @@ def test_fuzzed_csv_rows_never_crash_and_rows_are_numbered(rows, delimiter):
         for record in parsed.records:
             assert -90 <= record["latitude"] <= 90 and -180 <= record["longitude"] <= 180
             assert not str(record["name"]).startswith(("=", "+", "-", "@"))
+
+
+@pytest.mark.parametrize(("country", "lat", "lon", "swapped"), [
+    ("US", "-122.3974", "37.8014", True),  # swapped, San Francisco: in the US
+    ("US", "122.3974", "37.8014", False),  # swapped it is in China: not "look swapped"
+    ("CA", "123.1", "49.27", False),  # the minus sign is lost too
+    ("US", "95.5", "120.0", False),  # swapped, the latitude would be out of range
+    ("FR", "120.5", "45.2", True),  # no box to check France against: the range decides
+])
+def test_swapped_hint_only_when_the_swapped_pair_is_valid(country, lat, lon, swapped):
+    """Issue 10: "look swapped" only when the other reading is valid, and in the country's
+    box when there is one."""
+    text = (f"id,name,city,country,latitude,longitude\n"
+            f"x-1,Somewhere,Town,{country},{lat},{lon}\n")
+    with pytest.raises(ListValidationError) as caught:
+        parse_bytes(text.encode(), "list.csv")
+    [error] = caught.value.errors
+    assert (error.row, error.column) == (2, "latitude")
+    assert "out of range -90..90" in error.message
+    assert ("look swapped" in error.message) == swapped, error.message

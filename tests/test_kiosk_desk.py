@@ -91,7 +91,7 @@ def test_undo_window_by_the_app_clock(desk, kiosk_app, kiosk_clock):
 
 def test_today_turns_at_the_sites_local_midnight(desk, kiosk_clock):
     """/desk/today is the visited site's local day (the Exploratorium: Los Angeles), on the
-    app's CLOCK; the API's plain dates are UTC days."""
+    app's CLOCK; so are the API's plain dates (issue 10: they were UTC days)."""
     los_angeles = ZoneInfo("America/Los_Angeles")
     kiosk_clock.now = datetime(2026, 1, 15, 23, 59, tzinfo=los_angeles)
     late = log(desk, home=OMSI, party_size=2).json
@@ -104,10 +104,11 @@ def test_today_turns_at_the_sites_local_midnight(desk, kiosk_clock):
     today = desk.get("/desk/today").json
     assert [row["id"] for row in today["checkins"]] == [late["id"]]
     assert today["counts"]["admitted"] == 1 and today["counts"]["admitted_people"] == 2
-    # Both are on 16 January in UTC (07:59 and 08:01).
+    # Both are on 16 January in UTC (07:59 and 08:01), one on each side of the site's midnight.
     listed = desk.get("/api/v1/checkins?from=2026-01-16&to=2026-01-16").json["checkins"]
-    assert [row["id"] for row in listed] == [early["id"], late["id"]]
-    assert desk.get("/api/v1/checkins?from=2026-01-15&to=2026-01-15").json["checkins"] == []
+    assert [row["id"] for row in listed] == [early["id"]]
+    listed = desk.get("/api/v1/checkins?from=2026-01-15&to=2026-01-15").json["checkins"]
+    assert [row["id"] for row in listed] == [late["id"]]
 
 
 def test_photo_decoded_on_server(desk, db):
@@ -223,21 +224,53 @@ def site_item(html: str, name: str) -> str:
 def test_member_eligible_page_shows_structured_terms(kiosk_client, terms_list):
     from html import unescape
 
-    from passport.rules import REASON_TEXT
+    from passport.rules import MEMBER_TEXT, REASON_TEXT
 
     html = unescape(kiosk_client.get(f"/eligible?home={OMSI}").data.decode())
     listed = eligible_section(html)
     store = site_item(listed, "Eugene Science Center")
     assert "Member benefit: store discount" in store
-    assert REASON_TEXT["STORE_DISCOUNT_ONLY"] in store
-    assert REASON_TEXT["CHECK_RESERVATION"] in site_item(listed, "Sunriver Nature Center")
-    assert REASON_TEXT["CHECK_PROOF_OF_RESIDENCE"] in site_item(listed, "Pacific Science Center")
+    assert MEMBER_TEXT["STORE_DISCOUNT_ONLY"] in store
+    assert MEMBER_TEXT["CHECK_RESERVATION"] in site_item(listed, "Sunriver Nature Center")
+    # in the member's words (issue 10), not the desk's "check an ID showing the member's ..."
+    proof = site_item(listed, "Pacific Science Center")
+    assert "bring an ID that shows your address" in proof
+    assert REASON_TEXT["CHECK_PROOF_OF_RESIDENCE"] not in html and "member's" not in proof
     local = site_item(listed, "Evergreen Aviation")
-    assert REASON_TEXT["LOCAL_RULE_HONOURED"] in local
+    assert MEMBER_TEXT["LOCAL_RULE_HONOURED"] in local
     # only the sites with terms carry them; the staff-only residence question is not shown
     assert listed.count('data-code="') == 4
-    assert REASON_TEXT["CHECK_RESIDENCE"] not in html
+    assert REASON_TEXT["CHECK_RESIDENCE"] not in html and MEMBER_TEXT["CHECK_RESIDENCE"] not in html
     assert "Member benefit" not in site_item(listed, "Pacific Science Center")
     not_free = html[html.index("too close or not covered"):]
     discount = site_item(not_free, "Gilbert House")
-    assert REASON_TEXT["LOCAL_DISCOUNT"] in discount and "(50% off)" in discount
+    assert MEMBER_TEXT["LOCAL_DISCOUNT"] in discount and "(50% off)" in discount
+
+
+def test_desk_counts_say_who_paid(desk, db):
+    """Issue 10: "Admitted 1 party: 6 free, 1 paying" for a party of 7 on a group card
+    covering 6 (was "1 (7 people)"), with the nouns agreeing."""
+    keys.create_key(db, OMSI)
+    group = cards.issue(db, OMSI, "M-1", ["Ada Lovelace"], date(2099, 6, 30), party_size=6)
+    today = desk.get("/desk/today").json
+    assert today["counts_text"] == {"admitted": "Admitted 0 parties", "denied": "Denied 0 parties"}
+    assert log(desk, card=group, party={"adults": 2, "children": 5}).json["party_size"] == 7
+    today = desk.get("/desk/today").json
+    assert today["counts"]["admitted_free"] == 6 and today["counts"]["admitted_paying"] == 1
+    assert today["counts_text"] == {"admitted": "Admitted 1 party: 6 free, 1 paying",
+                                    "denied": "Denied 0 parties"}
+    log(desk, card=group, party_size=1)
+    log(desk, home="chabot-space-science-center-oakland")
+    assert desk.get("/desk/today").json["counts_text"] == {
+        "admitted": "Admitted 2 parties: 7 free, 1 paying", "denied": "Denied 1 party"}
+    page = desk.get("/desk").data.decode()
+    assert "people)" not in page and 'id="count-people"' not in page
+
+
+@pytest.mark.parametrize(("seconds", "shown"), [
+    (120, "Undo works for 2 minutes"), (60, "Undo works for 1 minute"),
+    (90, "Undo works for 90 seconds"), (1, "Undo works for 1 second"),
+])
+def test_undo_window_in_words(desk, kiosk_app, seconds, shown):
+    kiosk_app.config["UNDO_WINDOW_SECONDS"] = seconds
+    assert shown + ";" in desk.get("/desk").data.decode()

@@ -290,6 +290,22 @@ def _module_codes() -> set[str]:
             and v == k}
 
 
+def test_member_text_speaks_to_the_member():
+    """Issue 10: the member pages said "check an ID showing the member's address". Every
+    staff check, note and card reason has member-facing words, none of them the desk's."""
+    needed = {*rules.STAFF_CHECK_CODES, *rules.NOTE_CODES, rules.CARD_EXPIRED,
+              rules.CARD_SIGNATURE_INVALID, rules.CARD_MALFORMED, rules.CARD_REVOKED,
+              rules.KEY_UNKNOWN}
+    assert needed <= set(rules.MEMBER_TEXT)
+    assert set(rules.MEMBER_TEXT) <= _module_codes()
+    for code, text in rules.MEMBER_TEXT.items():
+        for desk_word in ("member's", "the member", "Check ", "check the", "check a",
+                          "this desk", "by hand", "trust list"):
+            assert desk_word not in text, (code, desk_word)
+    assert "bring an ID that shows your address" in rules.MEMBER_TEXT[
+        rules.CHECK_PROOF_OF_RESIDENCE]
+
+
 def test_every_code_has_text_and_is_documented():
     codes = _module_codes()
     assert set(rules.REASON_ORDER) | set(rules.STAFF_CHECK_CODES) == codes

@@ -55,6 +55,13 @@
     $("error").hidden = !message;
   }
 
+  // A misread (the scan did not decode as a card) is not a visit: a neutral line, no verdict,
+  // nothing to log.
+  function showMisread(message) {
+    $("misread").textContent = message || "";
+    $("misread").hidden = !message;
+  }
+
   function busy(text) { $("busy").textContent = text || ""; }
 
   function text(id, value) { $(id).textContent = value; }
@@ -109,8 +116,8 @@
     const homeName = decision.home_name || names[homeId] || homeId || "unknown";
     const homeMiles = miles(decision.home_distance_miles, decision.radius_miles);
     text("r-home", homeMiles ? `${homeName} — ${homeMiles} away` : homeName);
-    const resMiles = miles(decision.residence_distance_miles, decision.radius_miles);
-    text("r-residence", resMiles ? `${resMiles} away` : "not known");
+    text("r-residence", residenceLine(decision, card));
+    askResidence(decision, card, resetParty);
     text("r-card", card ? `member ${card.member_id || "?"}, expires ${card.expires || "?"}` : "printed card (no QR)");
     text("r-version", decision.list_version === null || decision.list_version === undefined ? "—" : String(decision.list_version));
     fillList("r-reasons", decision.reasons || []);
@@ -181,12 +188,14 @@
     current = null;
     $("result").hidden = true;
     showError("");
+    showMisread("");
     busy("");
     focusScan();
   }
 
   async function check(body) {
     showError("");
+    showMisread("");
     busy("Checking…");
     try {
       const decision = await api(data.urls.check, { method: "POST", body });
@@ -195,7 +204,8 @@
     } catch (err) {
       current = null;
       $("result").hidden = true;
-      showError(err.message);
+      if (err.code === "card_unreadable") showMisread(err.message);
+      else showError(err.message);
     } finally {
       busy("");
       focusScan();
@@ -250,23 +260,24 @@
       showError(err.message);
       return;
     }
-    text("count-admitted", String(today.counts.admitted));
-    text("count-people", String(today.counts.admitted_people));
-    text("count-denied", String(today.counts.denied));
+    // the banner follows the active list: shown while this desk's site is not on it
+    $("site-banner").hidden = today.site_listed !== false;
+    text("count-admitted", today.counts_text.admitted);
+    text("count-denied", today.counts_text.denied);
     const log = $("log");
     log.replaceChildren();
     for (const row of today.checkins) {
       const li = document.createElement("li");
       li.dataset.id = row.id;
       const who = row.names && row.names.length ? row.names.join(", ") : (row.home || "");
-      if (row.undoes) {
+      if (row.kind === "undo") {
         li.className = "undo";
         li.textContent = `${timeOf(row.at)} · undo of #${row.undoes}`;
       } else {
         li.className = row.admit ? "admit" : "deny";
-        if (row.undone_by) li.classList.add("undone");
-        li.textContent = `${timeOf(row.at)} · #${row.id} ${row.admit ? "ADMIT" : "DENY"} · ${row.party_size} · ${who}` +
-          (row.undone_by ? " (undone)" : "");
+        if (row.undone) li.classList.add("undone");
+        li.textContent = `${timeOf(row.at)} · #${row.id} ${row.admit ? "ADMIT" : "DENY"} · party of ${row.party_size} · ${who}` +
+          (row.undone ? " (undone)" : "");
       }
       log.append(li);
     }
@@ -276,12 +287,10 @@
     showError("");
     try {
       const row = await api(data.urls.undo, { method: "POST", body: {} });
+      // The result on screen is what was undone (or older): it must not stay there saying
+      // "Logged #N" for Enter to log it again. The next visitor starts with a fresh scan.
+      clearResult();
       busy(`Undid #${row.undoes}.`);
-      if (current && current.logged) {
-        current.logged = false;
-        current.key = newKey(); // logging again is a new entry, not a replay of the undone one
-        $("confirm").disabled = false;
-      }
       await refreshLog();
     } catch (err) {
       showError(err.message);
@@ -400,8 +409,7 @@
     if (!home) { showError("Pick the home institution from the list."); homeInput.focus(); return; }
     const body = { visit: data.site, home, expires: $("manual-expires").value || undefined,
       membership: $("manual-membership").value };
-    const postal = $("manual-postal").value.trim();
-    if (postal) { body.postal = postal; body.country = $("manual-country").value; }
+    Object.assign(body, residenceFields($("manual-postal"), $("manual-country").value));
     check(body);
   });
 
@@ -501,6 +509,70 @@
 
   $("camera-toggle").addEventListener("click", () => (stream ? stopCamera() : startCamera()));
   $("camera-stop").addEventListener("click", stopCamera);
+
+  // --- residence: always shown as given (card or clerk); a town asked for when unplaced
+  function residenceLine(decision, card) {
+    const r = decision.residence;
+    if (!r) return "not known";
+    const code = r.postal_code ? `${r.postal_code}, ${r.country}` : "";
+    const place = code ? (r.place ? `${code} (${r.place})` : code)
+      : (r.place || `${r.lat.toFixed(4)}, ${r.lon.toFixed(4)}`);
+    if (!r.located) return `${place} — not located: ${r.note}`;
+    const onCard = r.source === "input" && card && card.postal_code
+      ? ` (the card says ${card.postal_code}, ${card.country})` : "";
+    const away = miles(decision.residence_distance_miles, decision.radius_miles);
+    return `${place}${away ? ` — ${away} away` : ""}${onCard}`;
+  }
+
+  // What the clerk typed in a "ZIP / postal code or town" field, as the check's fields: a
+  // town picked from the list or typed without digits is a place; with a digit, a postal code.
+  function residenceFields(input, country) {
+    const value = input.value.trim();
+    if (!value) return {};
+    if (input.dataset.place === value || !/\d/.test(value)) {
+      return { residence: { place: value }, ...(country ? { country } : {}) };
+    }
+    return { postal: value, country };
+  }
+
+  // An admission that leaves CHECK_RESIDENCE (no residence, or one not placed) asks for
+  // the member's town, with the card's country first in the typeahead.
+  function askResidence(decision, card, fresh) {
+    const form = $("residence-form");
+    const town = $("residence-town");
+    form.hidden = !(decision.admit && (decision.staff_checks || []).includes("CHECK_RESIDENCE"));
+    if (fresh) { town.value = ""; delete town.dataset.place; }
+    town.dataset.country = (decision.residence && decision.residence.country)
+      || (card && card.country) || "";
+  }
+
+  async function redecideResidence() {
+    if (!current || current.logged) return;
+    const town = $("residence-town");
+    const fields = residenceFields(town, town.dataset.place ? "" : town.dataset.country);
+    if (!fields.residence) { showError("Give the member's town or city (no postal code)."); return; }
+    const body = { ...current.body };
+    delete body.postal; // the town replaces what was given before
+    delete body.country;
+    Object.assign(body, fields);
+    showError("");
+    try {
+      const decision = await api(data.urls.check, { method: "POST", body: { ...body, party: current.party } });
+      current.body = body;
+      current.decision = decision;
+      current.key = newKey(); // a different request from here on: never replay an older one
+      render(decision, body, { resetParty: false });
+      focusScan();
+    } catch (err) {
+      showError(err.message);
+    }
+  }
+
+  $("residence-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    redecideResidence();
+  });
+  $("residence-town").addEventListener("placechosen", redecideResidence);
 
   refreshLog();
   focusScan();

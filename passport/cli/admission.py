@@ -10,6 +10,14 @@ from passport.cli.common import emit, fail, json_option, open_store
 from passport.rules import REASON_TEXT, Decision, format_miles
 
 
+def _residence_text(residence: dict) -> str:
+    """``L3P 3J3, CA (Markham Central, ON)``, ``Markham, ON, CA`` or ``43.87,-79.27``."""
+    if residence["postal_code"]:
+        where = f"{residence['postal_code']}, {residence['country']}"
+        return f"{where} ({residence['place']})" if residence["place"] else where
+    return residence["place"] or f"{residence['lat']:.4f},{residence['lon']:.4f}"
+
+
 def _decision_text(d: Decision) -> str:
     verdict = "ADMIT" if d.admit else "DENY"
     who = f"{d.visit_name or d.visit}"
@@ -17,9 +25,13 @@ def _decision_text(d: Decision) -> str:
     if d.home_distance_miles is not None:
         miles = format_miles(d.home_distance_miles, d.radius_miles)
         lines.append(f"  home {d.home_name or d.home}: {miles} miles")
-    if d.residence_distance_miles is not None:
-        miles = format_miles(d.residence_distance_miles, d.radius_miles)
-        lines.append(f"  residence: {miles} miles")
+    if d.residence is not None:
+        where = f"  residence {_residence_text(d.residence)}"
+        if not d.residence["located"]:
+            where += f": not located ({d.residence['note']})"
+        elif d.residence_distance_miles is not None:
+            where += f": {format_miles(d.residence_distance_miles, d.radius_miles)} miles"
+        lines.append(where)
     if d.admit:
         lines.append(f"  covers {d.covered} of {d.party_size}")
     lines += [f"  {code}: {REASON_TEXT.get(code, code)}" for code in d.reasons]
@@ -36,6 +48,8 @@ def _decision_text(d: Decision) -> str:
 @click.option("--card-image", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Photo or PNG of the card's QR code.")
 @click.option("--residence", default=None, metavar="LAT,LON", help="Member's residence.")
+@click.option("--residence-place", default=None, metavar="TEXT",
+              help='Member\'s town or city, offline gazetteer (e.g. "Markham, ON, CA").')
 @click.option("--postal", default=None, help="Residence postal code (with --country).")
 @click.option("--country", default=None, help="Residence country, two letters.")
 @click.option("--on", "on", default=None, metavar="YYYY-MM-DD",
@@ -48,18 +62,23 @@ def _decision_text(d: Decision) -> str:
 @click.option("--no-named-member", is_flag=True,
               help="Nobody named on the card is present.")
 @json_option
-def check(visit, home, card, card_image, residence, postal, country, on, expires, adults,
-          children, no_named_member, as_json):
+def check(visit, home, card, card_image, residence, residence_place, postal, country, on,
+          expires, adults, children, no_named_member, as_json):
     """Decide one visit: ADMIT or DENY with every reason and the distances.
 
     Give the member's home institution (--home, staff read the printed card), or a card
-    (--card PAYLOAD or --card-image PNG). A DENY is a decision, not an error: the exit
-    status is 0; bad input exits 1 with one line on stderr.
+    (--card PAYLOAD or --card-image PNG). The residence (--residence, --residence-place or
+    --postal with --country; else the card's postal code) is placed offline; one that
+    cannot be placed leaves CHECK_RESIDENCE on an admission. A DENY is a decision, not an
+    error: the exit status is 0; bad input (an unknown place too) exits 1 with one line on
+    stderr.
 
     \b
     Example:
       passport check --visit exploratorium-san-francisco \\
         --home anchorage-museum-anchorage --postal 99501 --country US --json
+      passport check --visit markham-museum-markham --card PYZ1... \\
+        --residence-place "Markham, ON, CA"
     """
     party = None
     if adults is not None or children is not None or no_named_member:
@@ -68,8 +87,9 @@ def check(visit, home, card, card_image, residence, postal, country, on, expires
     db = open_store(must_exist=True)
     try:
         decision = admission.check(db, visit, home=home, card=card, card_image=card_image,
-                                residence=residence, postal=postal, country=country, on=on,
-                                expires=expires, party=party)
+                                residence=residence, residence_place=residence_place,
+                                postal=postal, country=country, on=on, expires=expires,
+                                party=party)
     except (admission.CheckInputError, institutions.NoActiveList) as exc:
         fail(str(exc))
     finally:
@@ -80,6 +100,8 @@ def check(visit, home, card, card_image, residence, postal, country, on, expires
 @main.command()
 @click.option("--home", required=True, help="Member's home institution id.")
 @click.option("--residence", default=None, metavar="LAT,LON", help="Member's residence.")
+@click.option("--residence-place", default=None, metavar="TEXT",
+              help='Member\'s town or city, offline gazetteer (e.g. "Markham, ON, CA").')
 @click.option("--postal", default=None, help="Residence postal code (with --country).")
 @click.option("--country", default=None, help="Residence country, two letters.")
 @click.option("--near", default=None, metavar="LAT,LON",
@@ -87,7 +109,7 @@ def check(visit, home, card, card_image, residence, postal, country, on, expires
 @click.option("--limit", type=click.IntRange(min=0), default=None,
               help="At most N eligible sites.")
 @json_option
-def eligible(home, residence, postal, country, near, limit, as_json):
+def eligible(home, residence, residence_place, postal, country, near, limit, as_json):
     """List the sites a member of HOME may visit free, nearest first.
 
     \b
@@ -97,7 +119,8 @@ def eligible(home, residence, postal, country, near, limit, as_json):
     """
     db = open_store(must_exist=True)
     try:
-        result = admission.eligible(db, home, residence=residence, postal=postal,
+        result = admission.eligible(db, home, residence=residence,
+                                 residence_place=residence_place, postal=postal,
                                  country=country, near=near, limit=limit)
     except (admission.CheckInputError, institutions.NoActiveList) as exc:
         fail(str(exc))

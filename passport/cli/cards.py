@@ -13,7 +13,7 @@ import click
 from passport import admission, cards, institutions, keys, qr, trust
 from passport.cli import main
 from passport.cli.common import emit, fail, json_option, open_store
-from passport.rules import REASON_TEXT, benefit_sentence
+from passport.rules import REASON_TEXT, benefit_sentence, site_local_today
 
 _OUT_SUFFIXES = (".png", ".svg", ".html")
 
@@ -71,9 +71,11 @@ def card() -> None:
 @click.option("--country", help="Residence country, ISO two letters (with --postal).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the card: .png or .svg (QR code) or .html (printable card).")
+@click.option("--allow-expired", is_flag=True,
+              help="Sign the card even though --expires is already past.")
 @json_option
 def card_issue(institution, member_id, names, expires, party_size, group, postal, country,
-               out, as_json):
+               out, allow_expired, as_json):
     """Sign a member card with the institution's current key; print its payload.
 
     \b
@@ -82,7 +84,9 @@ def card_issue(institution, member_id, names, expires, party_size, group, postal
         --names "Ada Lovelace" --names "Charles Babbage" --group --expires 2027-06-30 \\
         --postal 94111 --country US --out card.html
 
-    With --json prints {"payload": ..., "file": ...}. Nothing is written on an error.
+    With --json prints {"payload": ..., "file": ...}. Nothing is written on an error. A
+    card whose --expires is before today (the institution's local date) is refused unless
+    --allow-expired: every desk would deny it.
     """
     expires_day = _parse_date(expires, "--expires")
     if group and party_size is not None:
@@ -93,6 +97,10 @@ def card_issue(institution, member_id, names, expires, party_size, group, postal
         fail(f"--out must end in .png, .svg or .html: {out}")
     with closing(open_store()) as db:
         active = _require_listed(db, institution)
+        today = site_local_today(active.timezone_of(institution) if active is not None else None)
+        if expires_day < today and not allow_expired:
+            fail(f"--expires {expires_day} is before today ({today}): the card would be "
+                 "expired already (--allow-expired signs it anyway)")
         profile = institutions.get_profile(db)
         size = profile.group_party_size if group else (1 if party_size is None else party_size)
         try:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from passport import institutions
+from passport import institutions, ownsite
 from passport.cli import main
 from passport.cli.common import emit, fail, json_option, open_store
 from passport.importer import parse_file
@@ -44,13 +44,20 @@ def _diff_text(diff: dict) -> str:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Validate and show the diff; publish nothing.")
 @click.option("--actor", default=None, help="Who publishes (recorded with the version).")
+@click.option("--allow-site-removal", is_flag=True,
+              help="Publish even though the list leaves out this kiosk's own site.")
 @json_option
-def import_cmd(file: Path, dry_run: bool, actor: str | None, as_json: bool) -> None:
+def import_cmd(file: Path, dry_run: bool, actor: str | None, allow_site_removal: bool,
+               as_json: bool) -> None:
     """Import a participant list (CSV, XLSX or JSON) as the next active version.
 
     The file is the program's whole list: it replaces the active list. Every problem is
     reported with its row (header = row 1) and column, and nothing is published unless the
     whole file is valid. --dry-run validates and shows the changes only.
+
+    A list without this kiosk's own site (the admin console's setting, else
+    $PASSPORT_SITE) would make every check at its desks a denial: the dry run warns, and
+    publishing it fails unless --allow-site-removal.
 
     \b
     Example:
@@ -70,7 +77,12 @@ def import_cmd(file: Path, dry_run: bool, actor: str | None, as_json: bool) -> N
         fail(f"{len(exc.errors)} problem(s) in {file.name}; nothing was published")
     db = open_store()
     try:
-        result = institutions.publish_parsed(db, parsed, dry_run=dry_run, actor=actor)
+        result = institutions.publish_parsed(
+            db, parsed, dry_run=dry_run, actor=actor,
+            own_site=ownsite.own_site_from_environment(db),
+            allow_site_removal=allow_site_removal)
+    except ownsite.OwnSiteRemoved as exc:
+        fail(f"{exc} (--allow-site-removal); nothing was published")
     finally:
         db.close()
 
@@ -134,17 +146,26 @@ def diff(a: int, b: int, as_json: bool) -> None:
 @main.command()
 @click.argument("version", type=int)
 @click.option("--actor", default=None, help="Who rolls back (recorded in the history).")
+@click.option("--allow-site-removal", is_flag=True,
+              help="Activate even though that version leaves out this kiosk's own site.")
 @json_option
-def rollback(version: int, actor: str | None, as_json: bool) -> None:
+def rollback(version: int, actor: str | None, allow_site_removal: bool, as_json: bool) -> None:
     """Re-activate an earlier participant-list version.
+
+    A version without this kiosk's own site is refused unless --allow-site-removal (as
+    for passport import). `passport diff` shows what the switch changes.
 
     Example: passport rollback 3
     """
     db = open_store(must_exist=True)
     try:
-        result = institutions.rollback(db, version, actor=actor)
+        result = institutions.rollback(db, version, actor=actor,
+                                       own_site=ownsite.own_site_from_environment(db),
+                                       allow_site_removal=allow_site_removal)
     except institutions.UnknownListVersion as exc:
         fail(str(exc))
+    except ownsite.OwnSiteRemoved as exc:
+        fail(f"{exc} (--allow-site-removal); nothing was changed")
     finally:
         db.close()
     emit(result, as_json,
