@@ -132,3 +132,15 @@ def cli(db_path):
         return result
 
     return invoke
+
+
+# --------------------------------------------------------------------------- page tests
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Debian chromium for every page test (tests/browser.py): skipped on a
+    developer machine without it, failed in CI."""
+    from browser import launched_chromium
+
+    with launched_chromium() as chromium:
+        yield chromium

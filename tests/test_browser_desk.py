@@ -1,147 +1,64 @@
-"""The desk page in a real browser (Debian's chromium through Playwright) against the real
-server on a free loopback port: scan like a keyboard-wedge scanner, admit, log, deny, undo,
-the manual flow for printed cards.
-
-Screenshots go to tmp unless $PASSPORT_SCREENSHOTS names a folder (the README's images are
-made with ``PASSPORT_SCREENSHOTS=docs/screenshots``).
-
-Without Chromium or Playwright the page tests skip on a developer machine (``make test``) and
-fail in CI (``CI=true``), where a skip would pass unseen.
+"""The desk page in a real browser (Debian's chromium through Playwright, tests/browser.py)
+against the real server on a free loopback port: scan like a keyboard-wedge scanner, admit,
+log, deny, undo, the manual flow for printed cards; and when the page tests run at all.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import threading
-from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
+from browser import (
+    PASSWORD,
+    PHONE,
+    chromium_problem,
+    desk_page,
+    kiosk_server,
+    require_browser,
+    scan,
+    screenshot,
+    scroll_width,
+    sign_in,
+    wide_elements,
+)
 
-from passport import auth, cards, institutions, keys, store
+from passport import auth, cards, institutions, keys
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update", "--no-first-run",
-]
 EXPLORATORIUM = "exploratorium-san-francisco"
 OMSI = "oregon-museum-of-science-and-industry-portland"
 CHABOT = "chabot-space-science-center-oakland"
-PASSWORD = "desk password 1"
 # The server's CLOCK: one fixed instant (noon in San Francisco), so today's log never
 # straddles the site's midnight and every entry stays within the undo window.
 SERVER_NOW = datetime(2026, 6, 15, 19, 0, tzinfo=UTC)
 
 
-def in_ci(environ: Mapping[str, str]) -> bool:
-    """Whether the environment says this is a CI run (``CI=true``, as CI services set it)."""
-    return environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
-
-
-def chromium_problem(chromium: Path) -> str | None:
-    """Why ``chromium`` cannot drive the page tests, or None when it can."""
-    if chromium.is_file() and os.access(chromium, os.X_OK):
-        return None
-    return f"Debian chromium not found at {chromium} (apt-get install -y chromium)"
-
-
-def require_browser(problem: str | None, environ: Mapping[str, str] = os.environ) -> None:
-    """Nothing when ``problem`` is None; else skip the page tests on a developer machine,
-    or fail them in CI, where a missing browser is a broken set-up, not a reason to pass."""
-    if problem is None:
-        return
-    if in_ci(environ):
-        pytest.fail(f"{problem}; CI=true, so the browser tests must run", pytrace=False)
-    pytest.skip(f"{problem}: browser tests skipped (with CI=true they fail instead)")
+def _fill_store(db) -> dict:
+    institutions.ensure_default_list(db)
+    auth.create_user(db, "desk1", PASSWORD, role="desk")
+    auth.create_user(db, "admin1", PASSWORD, role="admin")
+    keys.create_key(db, OMSI)
+    keys.create_key(db, CHABOT)
+    return {
+        "far": cards.issue(db, OMSI, "M-1042", ["Ada Lovelace", "Charles Babbage"],
+                           date(2099, 6, 30), party_size=6),
+        "near": cards.issue(db, CHABOT, "C-7", ["Grace Hopper"], date(2099, 6, 30)),
+        "single": cards.issue(db, OMSI, "M-7", ["Alan Turing"], date(2099, 6, 30)),
+    }
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """The kiosk app served by a werkzeug server thread on 127.0.0.1:<free port>."""
-    from werkzeug.serving import make_server
-
-    from kiosk import create_app
-    from kiosk.site import set_kiosk_site
-    from kiosk.warmup import warm
-
-    folder = tmp_path_factory.mktemp("browser")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("PASSPORT_DB", str(folder / "passport.sqlite"))
-        env.setenv("PASSPORT_INSTANCE", str(folder / "instance"))
-        db = store.open_db()
-        institutions.ensure_default_list(db)
-        auth.create_user(db, "desk1", PASSWORD, role="desk")
-        auth.create_user(db, "admin1", PASSWORD, role="admin")
-        keys.create_key(db, OMSI)
-        keys.create_key(db, CHABOT)
-        far = cards.issue(db, OMSI, "M-1042", ["Ada Lovelace", "Charles Babbage"],
-                          date(2099, 6, 30), party_size=6)
-        near = cards.issue(db, CHABOT, "C-7", ["Grace Hopper"], date(2099, 6, 30))
-        single = cards.issue(db, OMSI, "M-7", ["Alan Turing"], date(2099, 6, 30))
-        app = create_app({"SECRET_KEY": "browser-test-secret", "CLOCK": lambda: SERVER_NOW})
-        with app.app_context():
-            set_kiosk_site(EXPLORATORIUM)
-        warm(app)
-        httpd = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield {"url": f"http://127.0.0.1:{httpd.server_port}", "db": db,
-                   "far": far, "near": near, "single": single}
-        finally:
-            httpd.shutdown()
-            thread.join(timeout=10)
-            httpd.server_close()
-            db.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_browser(chromium_problem(CHROMIUM))
-    try:
-        from playwright import sync_api
-    except ImportError:
-        require_browser("playwright is not installed (pip install -e '.[test]')")
-        raise  # not reached: require_browser skips or fails
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with kiosk_server(tmp_path_factory.mktemp("browser"), EXPLORATORIUM, SERVER_NOW,
+                      _fill_store) as served:
+        yield served
 
 
 @pytest.fixture
 def desk(browser, server):
     """A signed-in desk page."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    page.goto(f"{server['url']}/desk")
-    page.fill("#username", "desk1")
-    page.fill("#password", PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url("**/desk")
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'scan'")
-    try:
+    with desk_page(browser, server["url"]) as page:
         yield page
-    finally:
-        context.close()
-
-
-def screenshot(page, name: str, tmp_path: Path) -> None:
-    folder = Path(os.environ.get("PASSPORT_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / name), full_page=True)
-
-
-def scan(page, payload: str) -> None:
-    """What a keyboard-wedge scanner does: type into the focused field, then Enter."""
-    page.keyboard.type(payload, delay=0)
-    page.keyboard.press("Enter")
 
 
 def log_rows(db) -> list[dict]:
@@ -188,16 +105,7 @@ def test_scan_admit_confirm_and_find_in_log(desk, server, tmp_path):
     # pressing Enter again does not log twice: the page sends no second check-in. The key
     # press returns once the page has handled it, so the count is read after any fetch
     # the Enter could have started.
-    desk.evaluate("""() => {
-        const send = window.fetch;
-        window.checkinPosts = 0;
-        window.fetch = (url, options) => {
-            if (String(url).includes("/checkins") && options && options.method === "POST") {
-                window.checkinPosts += 1;
-            }
-            return send(url, options);
-        };
-    }""")
+    count_checkin_posts(desk)
     desk.keyboard.press("Enter")
     assert desk.evaluate("window.checkinPosts") == 0
     assert "covers 6 of 7" in desk.inner_text("#logged")
@@ -297,30 +205,6 @@ def test_desk_distance_text_matches_the_member_pages(desk):
                               [values, radius])
         assert shown == [format_miles(v, radius) for v in values]
     assert desk.evaluate("formatMiles(90.004, null)") == format_miles(90.004, None) == "90.0"
-
-
-PHONE = {"width": 390, "height": 844}
-
-
-def sign_in(page, url: str, username: str) -> None:
-    page.goto(f"{url}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
-    page.wait_for_url(lambda address: "/login" not in address)
-
-
-def scroll_width(page) -> int:
-    return page.evaluate("document.documentElement.scrollWidth")
-
-
-def wide_elements(page) -> list[str]:
-    """Elements whose right edge passes the viewport (for the failure message)."""
-    return page.evaluate("""() => Array.from(document.querySelectorAll('body *'))
-        .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5)
-        .slice(0, 8).map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}`
-                                 + ` ${Math.round(e.getBoundingClientRect().right)}`)""")
 
 
 def test_no_page_scrolls_sideways_on_a_phone(browser, server, tmp_path):

@@ -9,88 +9,41 @@ Skipped on a developer machine without Chromium, failed in CI (as tests/test_bro
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, date, datetime
 
 import pytest
-from test_browser_desk import CHROMIUM, CHROMIUM_ARGS, chromium_problem, require_browser, scan
-from test_browser_desk import screenshot as save_screenshot
+from browser import PASSWORD, desk_page, kiosk_server, scan
+from browser import screenshot as save_screenshot
 
-from passport import auth, cards, institutions, keys, store
+from passport import auth, cards, institutions, keys
 
 MARKHAM_MUSEUM = "markham-museum-markham"
 SCIENCE_NORTH = "science-north-sudbury"
-PASSWORD = "desk password 1"
 SERVER_NOW = datetime(2026, 6, 15, 16, 0, tzinfo=UTC)  # noon in Markham
+
+
+def _fill_store(db) -> dict:
+    institutions.ensure_default_list(db)
+    auth.create_user(db, "desk1", PASSWORD, role="desk")
+    keys.create_key(db, SCIENCE_NORTH)
+    # lives by Markham in a rural postal area: too wide to place
+    return {"rural": cards.issue(db, SCIENCE_NORTH, "SN-2", ["Ada Lovelace"],
+                                 date(2099, 6, 30), postal_code="L0H 1J0", country="CA")}
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The kiosk at Markham Museum, served on 127.0.0.1:<free port>."""
-    from werkzeug.serving import make_server
-
-    from kiosk import create_app
-    from kiosk.site import set_kiosk_site
-    from kiosk.warmup import warm
-
-    folder = tmp_path_factory.mktemp("browser-residence")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("PASSPORT_DB", str(folder / "passport.sqlite"))
-        env.setenv("PASSPORT_INSTANCE", str(folder / "instance"))
-        db = store.open_db()
-        institutions.ensure_default_list(db)
-        auth.create_user(db, "desk1", PASSWORD, role="desk")
-        keys.create_key(db, SCIENCE_NORTH)
-        # lives by Markham in a rural postal area: too wide to place
-        rural = cards.issue(db, SCIENCE_NORTH, "SN-2", ["Ada Lovelace"], date(2099, 6, 30),
-                            postal_code="L0H 1J0", country="CA")
-        app = create_app({"SECRET_KEY": "browser-test-secret", "CLOCK": lambda: SERVER_NOW})
-        with app.app_context():
-            set_kiosk_site(MARKHAM_MUSEUM)
-        warm(app)
-        httpd = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield {"url": f"http://127.0.0.1:{httpd.server_port}", "db": db, "rural": rural}
-        finally:
-            httpd.shutdown()
-            thread.join(timeout=10)
-            httpd.server_close()
-            db.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_browser(chromium_problem(CHROMIUM))
-    try:
-        from playwright import sync_api
-    except ImportError:
-        require_browser("playwright is not installed (pip install -e '.[test]')")
-        raise  # not reached: require_browser skips or fails
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with kiosk_server(tmp_path_factory.mktemp("browser-residence"), MARKHAM_MUSEUM,
+                      SERVER_NOW, _fill_store) as served:
+        yield served
 
 
 @pytest.fixture
 def desk(browser, server):
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(15_000)  # the first town lookup may wait for the gazetteer
-    page.goto(f"{server['url']}/desk")
-    page.fill("#username", "desk1")
-    page.fill("#password", PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url("**/desk")
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'scan'")
-    try:
+    # the first town lookup may wait for the gazetteer
+    with desk_page(browser, server["url"], timeout_ms=15_000) as page:
         yield page
-    finally:
-        context.close()
 
 
 def test_canadian_card_shows_its_postal_code_and_asks_for_the_town(desk, server, tmp_path):

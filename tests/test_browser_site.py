@@ -10,21 +10,10 @@ as tests/test_browser_desk.py says.
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, date, datetime
 
 import pytest
-from test_browser_desk import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PASSWORD,
-    chromium_problem,
-    require_browser,
-    scan,
-    screenshot,
-    sign_in,
-    wide_elements,
-)
+from browser import PASSWORD, kiosk_server, scan, screenshot, sign_in, wide_elements
 
 from passport import auth, cards, importer, institutions, keys, store
 
@@ -36,21 +25,13 @@ FIRST_REAL_VERSION = 100
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, shipped_csv):
-    from werkzeug.serving import make_server
-
-    from kiosk import create_app
-    from kiosk.site import set_kiosk_site
-    from kiosk.warmup import warm
-
     folder = tmp_path_factory.mktemp("browser-site")
     lines = shipped_csv.read_text(encoding="utf-8").splitlines(keepends=True)
     without_site = folder / "without-site.csv"
     without_site.write_text("".join(line for line in lines
                                     if not line.startswith(EXPLORATORIUM)), encoding="utf-8")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("PASSPORT_DB", str(folder / "passport.sqlite"))
-        env.setenv("PASSPORT_INSTANCE", str(folder / "instance"))
-        db = store.open_db()
+
+    def fill_store(db) -> dict:
         small = importer.parse_file(shipped_csv).records[:3]
         for n in range(1, FIRST_REAL_VERSION):  # earlier versions, so the real ones are 100+
             store.publish_list(db, profile="astc", records=small, source_name="old.csv",
@@ -61,37 +42,10 @@ def server(tmp_path_factory, shipped_csv):
         keys.create_key(db, OMSI)
         far = cards.issue(db, OMSI, "M-1042", ["Ada Lovelace"], date(2099, 6, 30),
                           party_size=6)
-        app = create_app({"SECRET_KEY": "browser-test-secret", "CLOCK": lambda: SERVER_NOW})
-        with app.app_context():
-            set_kiosk_site(EXPLORATORIUM)
-        warm(app)
-        httpd = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield {"url": f"http://127.0.0.1:{httpd.server_port}", "db": db, "far": far,
-                   "without_site": without_site}
-        finally:
-            httpd.shutdown()
-            thread.join(timeout=10)
-            httpd.server_close()
-            db.close()
+        return {"far": far, "without_site": without_site}
 
-
-@pytest.fixture(scope="module")
-def browser():
-    require_browser(chromium_problem(CHROMIUM))
-    try:
-        from playwright import sync_api
-    except ImportError:
-        require_browser("playwright is not installed (pip install -e '.[test]')")
-        raise  # not reached: require_browser skips or fails
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with kiosk_server(folder, EXPLORATORIUM, SERVER_NOW, fill_store) as served:
+        yield served
 
 
 @pytest.fixture
