@@ -193,6 +193,8 @@ def _residence(residence: Any, postal: str | None, country: str | None,
     """The residence given as input: coordinates (``residence``), a place name (``place``
     or ``residence={"place": ..}``; ``country`` is preferred among places of that name) or
     ``postal`` + ``country``; None when none is given."""
+    if residence is None and place is None and not postal and not country:
+        return None  # the usual desk call: no residence given
     residence, place = _split_residence(residence, place)
     if postal and (residence not in (None, "") or place not in (None, "")):
         raise CheckInputError("give the residence as coordinates, a postal code or a place, "
@@ -238,9 +240,11 @@ def site_today(active: ActiveList, institution_id: str, now: datetime | None = N
 def _manual_home(home: Any, card: Any, card_image: Any) -> Any:
     """``home`` parsed when the manual flow is used; checks that exactly one of ``home``,
     ``card`` and ``card_image`` is given."""
-    given = [name for name, v in (("home", home), ("card", card), ("card_image", card_image))
-             if v not in (None, "", b"")]
-    if len(given) != 1:
+    count = ((home not in (None, "")) + (card not in (None, ""))
+             + (card_image not in (None, "", b"")))
+    if count != 1:
+        given = [name for name, v in (("home", home), ("card", card), ("card_image", card_image))
+                 if v not in (None, "", b"")]
         raise CheckInputError("give exactly one of home, card or card image"
                               + (f" (got {', '.join(given)})" if given else ""))
     return parse_id(home, "home") if home not in (None, "") else home

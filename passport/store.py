@@ -265,9 +265,10 @@ def connect_migrated(
 
 
 def _first_row(db: sqlite_utils.Database, sql: str, params: list) -> dict | None:
-    """The first row as a dict, or None. Plain ``execute``: ``db.query`` wraps every read in
-    a SAVEPOINT, three statements where the per-request API path wants one."""
-    cursor = db.execute(sql, params)
+    """The first row as a dict, or None. The connection's own ``execute``: ``db.query``
+    wraps every read in a SAVEPOINT (three statements where the per-request API path wants
+    one), and ``db.execute`` adds a tracer hook this hot read does not use."""
+    cursor = db.conn.execute(sql, params)
     row = cursor.fetchone()
     if row is None:
         return None
