@@ -122,7 +122,7 @@ def _format_extra(name: str, section: dict) -> list[str]:
     results = section.get("results") if isinstance(section, dict) else None
     if not isinstance(results, dict):
         return [f"bench/{name}.py: {section}", ""]
-    lines = [f"bench/{name}.py (its own timer; microseconds per call)"]
+    lines = [f"bench/{name}.py (its own timer; units in each figure's name)"]
     for case, figures in results.items():
         shown = ", ".join(f"{k} {v}" for k, v in figures.items()) if isinstance(figures, dict) \
             else str(figures)

@@ -7,8 +7,28 @@ from typing import Any
 
 from flask import Flask
 
-from kiosk import admin, api, auth, clock, db, desk, errors, health, member, public, security, site
-from passport import rules, store
+from kiosk import (
+    activity,
+    admin,
+    api,
+    auth,
+    clock,
+    compress,
+    db,
+    desk,
+    errors,
+    health,
+    i18n,
+    member,
+    membercards,
+    planner,
+    public,
+    pwa,
+    reports,
+    security,
+    site,
+)
+from passport import store
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -42,6 +62,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         # (werkzeug's ProxyFix trusts that many); 0: none, the peer address is the client's.
         PROXY_HOPS=0,
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,  # list uploads and card photos
+        # The member map's base layer: None draws the offline outlines only; a tile URL
+        # template ("https://tiles.example.org/{z}/{x}/{y}.png") adds that tile layer, with
+        # TILE_ATTRIBUTION (HTML the tile provider asks for) in the map's corner.
+        TILE_URL=None,
+        TILE_ATTRIBUTION=None,
+        **public.CONFIG_DEFAULTS,  # the member planner's rate limit and cache time
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
     )
@@ -56,15 +82,23 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = security.instance_secret_key(app.instance_path)
     security.trust_proxies(app)
+    _wire(app)
+    return app
 
-    app.add_template_filter(rules.format_miles, "miles")
+
+def _wire(app: Flask) -> None:
+    """Template filters, JSON, the database, security, errors, compression, the member
+    pages' languages (and their ``miles`` filter), the blueprints and ``/`` (the member
+    planner; signed-in staff go on to the desk)."""
     app.add_template_filter(site.local_time, "localtime")
     app.json.sort_keys = False  # keep the documented key order (admit, reasons, ... first)
     db.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
-    for module in (auth, desk, member, admin, api, public, health):
+    compress.init_app(app)
+    i18n.init_app(app)
+    for module in (auth, desk, member, admin, membercards, reports, activity, api, planner,
+                   public, health, pwa):
         app.register_blueprint(module.bp)
-    app.add_url_rule("/", endpoint="index", view_func=desk.index)
-    return app
+    app.add_url_rule("/", endpoint="index", view_func=planner.index)

@@ -26,7 +26,7 @@ from kiosk.auth import login_throttle
 from kiosk.db import get_db
 from kiosk.security import login_required
 from kiosk.site import active_list_or_none, institution_choices, kiosk_site, set_kiosk_site
-from passport import auth, institutions, ownsite
+from passport import audit, auth, institutions, ownsite
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -79,7 +79,7 @@ def set_site():
     if site and (active is None or site not in active.by_id):
         flash(f"{site!r} is not on the active participant list.", "error")
     else:
-        set_kiosk_site(site or None)
+        set_kiosk_site(site or None, actor=g.user.username)
         flash(f"This kiosk's site is now {site}." if site else "Kiosk site cleared.", "info")
     return redirect(url_for("admin.index"))
 
@@ -183,7 +183,7 @@ def create_user():
     username = request.form.get("username", "").strip()
     with _flashing(f"User {username} created.", auth.AuthError):
         auth.create_user(get_db(), username, request.form.get("password", ""),
-                         request.form.get("role", "desk"))
+                         request.form.get("role", "desk"), actor=g.user.username)
     return redirect(url_for("admin.index"))
 
 
@@ -193,7 +193,7 @@ def toggle_user(username: str, action: str):
     if username == g.user.username and action == "disable":
         abort(400, description="You cannot disable yourself.")
     with _flashing(f"User {username} {action}d.", auth.AuthError):
-        auth.set_disabled(get_db(), username, action == "disable")
+        auth.set_disabled(get_db(), username, action == "disable", actor=g.user.username)
     return redirect(url_for("admin.index"))
 
 
@@ -211,7 +211,7 @@ def reset_password():
     else:
         with _flashing(f"Password of {username} reset; their sessions are signed out.",
                        auth.AuthError):
-            auth.set_password(get_db(), username, password)
+            auth.set_password(get_db(), username, password, actor=g.user.username)
             login_throttle().unlock_user(username)
     return redirect(url_for("admin.index"))
 
@@ -221,6 +221,7 @@ def reset_password():
 def unlock_user(username: str):
     """Lift the sign-in locks on a user name (from every address) before they run out."""
     if login_throttle().unlock_user(username):
+        audit.record(get_db(), g.user.username, "signin.unlocked", username)
         flash(f"Sign-in lock on {username} lifted.", "info")
     else:
         flash(f"{username} is not locked.", "info")
@@ -233,6 +234,8 @@ def unlock_address():
     """Lift the per-address ceiling's lock on one client address."""
     address = request.form.get("address", "").strip()
     if login_throttle().unlock_address(address):
+        audit.record(get_db(), g.user.username, "signin.unlocked", address,
+                     {"address": address})
         flash(f"Sign-in lock on address {address} lifted.", "info")
     else:
         flash(f"Address {address or '(none)'} is not locked.", "info")
@@ -243,7 +246,8 @@ def unlock_address():
 @login_required("admin")
 def create_token():
     try:
-        _, token = auth.create_token(get_db(), request.form.get("name", ""))
+        _, token = auth.create_token(get_db(), request.form.get("name", ""),
+                                     actor=g.user.username)
     except auth.AuthError as exc:
         flash(str(exc), "error")
         return redirect(url_for("admin.index"))
@@ -255,5 +259,5 @@ def create_token():
 @login_required("admin")
 def revoke_token(token_id: int):
     with _flashing(f"Token {token_id} revoked.", auth.AuthError):
-        auth.revoke_token(get_db(), token_id)
+        auth.revoke_token(get_db(), token_id, actor=g.user.username)
     return redirect(url_for("admin.index"))

@@ -8,7 +8,7 @@ a decision: ``/check`` and ``/checkins`` answer 422 ``card_unreadable`` and log 
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from kiosk import clock
 from kiosk.db import get_db
@@ -24,12 +24,13 @@ from kiosk.inputs import (
 )
 from kiosk.security import CSRF_MESSAGE, UNSAFE_METHODS, bearer_token, csrf_ok
 from kiosk.site import active_list, kiosk_site, program_profile, site_timezone
-from passport import admission, auth, checkins, institutions
+from passport import admission, auth, checkins, institutions, reports
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 MAX_SEARCH_LIMIT = 1000
 CHECKIN_QUERY = ("from", "to", "limit", "visit", "home", "cursor")
+REPORT_QUERY = ("from", "to", "by", "format")
 # Why an entry cannot be undone -> the API's 409 code.
 UNDO_REFUSALS = {
     checkins.UndoOfUndo: "not_undoable",
@@ -181,3 +182,27 @@ def institutions_search():
         total = len(found) if len(found) < limit else institutions.count(get_db(), text)
     return jsonify({"list_version": active.version, "total": total,
                     "institutions": [dict(r) for r in found]})
+
+
+@bp.get("/reports/visits")
+def report_visits():
+    """``passport report visits`` over HTTP: JSON by default, or ``format`` csv, xlsx or
+    table as a download. Days are local to the kiosk's site (UTC without one). A signed-in
+    session needs the admin role (API tokens may read reports)."""
+    if g.api_client is None and not g.user.is_admin:
+        raise ApiError(403, "forbidden", "reports are for admins (or API tokens)")
+    args = query_args(request.args, REPORT_QUERY)
+    fmt = args.get("format", "json")
+    try:
+        reports.check_format(fmt)
+        report = reports.visits(get_db(), from_=args.get("from"), to=args.get("to"),
+                                by=args.get("by", "month"),
+                                tz_name=site_timezone(kiosk_site()))
+    except reports.ReportError as exc:
+        raise bad_input(str(exc)) from exc
+    if fmt == "json":
+        return jsonify(report)
+    response = Response(reports.render(report, fmt), content_type=reports.MEDIA_TYPES[fmt])
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{reports.filename(report, fmt)}"')
+    return response

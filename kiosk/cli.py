@@ -10,7 +10,7 @@ import click
 
 from kiosk import create_app
 from kiosk.warmup import warm
-from passport import auth
+from passport import audit, auth
 from passport.cli.common import emit, fail, json_option, open_store
 
 DEFAULT_ADMIN = "admin"
@@ -57,7 +57,8 @@ def serve(host: str, port: int, threads: int, load_default: bool) -> None:
     if not auth.has_admin(db):
         password = auth.generate_password()
         try:
-            auth.create_user(db, DEFAULT_ADMIN, password, role="admin")
+            auth.create_user(db, DEFAULT_ADMIN, password, role="admin",
+                             actor=audit.cli_actor())
         except auth.UserExists:
             click.echo("No enabled admin: create one with "
                        "`passport admin create NAME --role admin`.")
@@ -112,7 +113,8 @@ def admin_create(username: str, role: str, password_stdin: bool, as_json: bool) 
     """
     db = open_store()
     try:
-        user = auth.create_user(db, username, _read_password(password_stdin), role=role)
+        user = auth.create_user(db, username, _read_password(password_stdin), role=role,
+                                actor=audit.cli_actor())
     except auth.AuthError as exc:
         fail(str(exc))
     emit({"username": user.username, "role": user.role}, as_json,
@@ -149,7 +151,7 @@ def token_create(name: str, as_json: bool) -> None:
     Example: passport token create ticketing --json
     """
     try:
-        token_id, value = auth.create_token(open_store(), name)
+        token_id, value = auth.create_token(open_store(), name, actor=audit.cli_actor())
     except auth.AuthError as exc:
         fail(str(exc))
     emit({"id": token_id, "name": name, "token": value}, as_json, lambda p: p["token"])
@@ -177,7 +179,7 @@ def token_revoke(token_id: int, as_json: bool) -> None:
     Example: passport token revoke 3
     """
     try:
-        auth.revoke_token(open_store(), token_id)
+        auth.revoke_token(open_store(), token_id, actor=audit.cli_actor())
     except auth.AuthError as exc:
         fail(str(exc))
     emit({"id": token_id, "revoked": True}, as_json, lambda p: f"Token {p['id']} revoked.")

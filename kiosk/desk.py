@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 
-from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, jsonify, render_template, request
 
 from kiosk import clock
 from kiosk.db import get_db
@@ -62,13 +62,6 @@ def duration_text(seconds: int) -> str:
     if seconds >= 60 and seconds % 60 == 0:
         return _number_of(seconds // 60, "minute", "minutes")
     return _number_of(seconds, "second", "seconds")
-
-
-def index():
-    """``/``: staff go to the desk, everyone else to the member page."""
-    if g.user is not None:
-        return redirect(url_for("desk.desk"))
-    return redirect(url_for("member.eligible"))
 
 
 @bp.get("")

@@ -10,7 +10,7 @@ from typing import Any
 from flask import request
 
 from kiosk.errors import ApiError
-from passport import admission, checkins, institutions, rules
+from passport import admission, checkins, institutions, planner, rules
 
 MAX_TEXT_CHARS = 4000
 
@@ -146,4 +146,39 @@ def eligible_arguments(args) -> dict:
         if args.get("postal") or args.get("place"):
             raise bad_input("send the residence once: 'where', 'postal' or 'place'")
         out.update(admission.postal_or_place(args["where"], args.get("country")))
+    return out
+
+
+# The member planner's query (GET /api/v1/plan, its GeoJSON and the planner page).
+PLAN_QUERY = ("home", "postal", "country", "place", "where", "lat", "lon", "residence",
+              "near", "near_place", "site", "area", "benefit", "no_proof", "limit")
+_YES, _NO = frozenset({"1", "true", "yes", "on"}), frozenset({"0", "false", "no", "off"})
+
+
+def whole_number(args, name: str) -> int | None:
+    """Query parameter ``name`` as a whole number >= 1 (None when absent); 400 naming it."""
+    text = (args.get(name) or "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise bad_input(f"'{name}' must be a whole number >= 1, not {text!r}")
+    return int(text)
+
+
+def plan_arguments(args) -> dict:
+    """Keyword arguments of ``passport.planner.member_plan`` from query parameters: the home
+    and the residence as ``eligible_arguments`` reads them, where the member is going
+    (``near=LAT,LON`` or ``near_place``), the ``site`` asked about, ``limit`` and the
+    filters ``area`` (US, US-IL), ``benefit`` (free, discount) and ``no_proof`` (1)."""
+    out = eligible_arguments(args)
+    out["near_place"] = (args.get("near_place") or "").strip() or None
+    out["site"] = (args.get("site") or "").strip() or None
+    out["limit"] = whole_number(args, "limit")
+    no_proof = (args.get("no_proof") or "").strip().lower()
+    if no_proof and no_proof not in _YES | _NO:
+        raise bad_input(f"'no_proof' must be 1 or 0, not {args.get('no_proof')!r}")
+    with domain_errors():
+        out["filters"] = planner.Filters(area=(args.get("area") or "").strip() or None,
+                                         benefit=(args.get("benefit") or "").strip() or None,
+                                         no_proof=no_proof in _YES)
     return out

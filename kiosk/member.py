@@ -1,60 +1,30 @@
-"""Member pages (public): where can I visit free, nearest first; my card as a QR code."""
+"""Member pages (public): my card as a QR code; ``/eligible``, the old list, now leads to the
+planner (``kiosk/planner.py``)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask_babel import gettext
 from markupsafe import Markup
 
-from kiosk import clock
+from kiosk import clock, i18n
 from kiosk.db import get_db
-from kiosk.errors import ApiError
-from kiosk.inputs import domain_errors, eligible_arguments
-from kiosk.site import (
-    active_list_or_none,
-    institution_choices,
-    kiosk_site,
-    listed_institution,
-    site_timezone,
-)
-from passport import admission, cards, qr, rules
+from kiosk.site import kiosk_site, listed_institution, site_timezone
+from passport import cards, qr, rules
 
 bp = Blueprint("member", __name__)
 
 MAX_PAYLOAD_CHARS = 4000
 
-# A site's structured terms a member should see, in this order (from the decision's notes,
-# staff checks or, for a site that is not free, its reasons). CHECK_RESIDENCE ("ask where
-# the member lives") is for the desk: the page offers the ZIP field for it instead.
-MEMBER_TERM_CODES = (rules.STORE_DISCOUNT_ONLY, rules.LOCAL_RULE_HONOURED,
-                     rules.CHECK_PROOF_OF_RESIDENCE, rules.CHECK_RESERVATION,
-                     rules.LOCAL_DISCOUNT)
-
-
-def member_terms(entry: dict) -> list[str]:
-    """The codes of ``MEMBER_TERM_CODES`` that apply to one entry of ``admission.eligible``."""
-    codes = {*entry.get("notes", ()), *entry.get("staff_checks", ()), *entry.get("reasons", ())}
-    return [code for code in MEMBER_TERM_CODES if code in codes]
-
 
 @bp.get("/eligible")
 def eligible():
-    active = active_list_or_none()
-    version, choices = (active.version if active else None), institution_choices(active)
-    result, error = None, None
-    if request.args.get("home"):
-        try:
-            with domain_errors():
-                result = admission.eligible(get_db(), **eligible_arguments(request.args))
-        except ApiError as exc:
-            error = exc.message
-        else:
-            for entry in (*result["eligible"], *result["ineligible"]):
-                entry["member_terms"] = member_terms(entry)
-    status = 400 if error else 200
-    return render_template(
-        "member/eligible.html", choices=choices, list_version=version, result=result,
-        error=error, args=request.args, reason_text=rules.MEMBER_TEXT,
-    ), status
+    """The old member list: now the planner, with the same query (``home``, ``country``,
+    ``where``, ``postal``, ``place`` mean the same there); ``/`` for visitors, ``/plan`` for
+    signed-in staff (whose ``/`` is the desk)."""
+    query = request.query_string.decode("ascii", "replace")
+    target = url_for("planner.planner_page" if g.user is not None else "index")
+    return redirect(target + (f"?{query}" if query else ""))
 
 
 @bp.get("/card")
@@ -63,7 +33,7 @@ def card():
     or pasted into the form, with what the card says and whether it verifies today."""
     payload = (request.args.get("c") or "").strip()
     if len(payload) > MAX_PAYLOAD_CHARS:
-        payload, error = "", "That card code is too long."
+        payload, error = "", gettext("That card code is too long.")
     else:
         error = None
     svg = check = home_name = None
@@ -73,7 +43,7 @@ def card():
         today = rules.site_local_today(site_timezone(kiosk_site()), clock.now())
         check = cards.verify(get_db(), payload, today)
         if check.card is None:
-            error = "That is not a Passport card code."
+            error = gettext("That is not a Passport card code.")
         else:
             home = listed_institution(check.card.issuer_id)
             home_name = home["name"] if home else None
@@ -82,6 +52,8 @@ def card():
             if svg_text.startswith("<?xml"):  # inline SVG in HTML takes no XML declaration
                 svg_text = svg_text[svg_text.index("?>") + 2:].lstrip()
             svg = Markup(svg_text)
+    words = i18n.words()  # the reasons a card is not valid, in the page's language
+    reason_text = {code: words.gettext(text) for code, text in rules.MEMBER_TEXT.items()}
     return render_template("member/card.html", payload=payload, svg=svg, check=check,
-                           home_name=home_name, reason_text=rules.MEMBER_TEXT,
+                           home_name=home_name, reason_text=reason_text,
                            error=error), (400 if error else 200)

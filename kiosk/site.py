@@ -52,8 +52,8 @@ def kiosk_site() -> str | None:
     return ownsite.own_site(get_db(), current_app.config.get("SITE"))
 
 
-def set_kiosk_site(site_id: str | None) -> None:
-    ownsite.set_own_site(get_db(), site_id)
+def set_kiosk_site(site_id: str | None, actor: str | None = None) -> None:
+    ownsite.set_own_site(get_db(), site_id, actor=actor)
 
 
 def site_timezone(site_id: str | None) -> str | None:

@@ -389,6 +389,18 @@ def _site_entries(active: ActiveList, home: str, point: tuple[float, float] | No
     return ok, not_ok
 
 
+def located_residence(residence: Any = None, postal: str | None = None,
+                      country: str | None = None, place: Any = None) -> Residence | None:
+    """The residence given as to ``check`` (coordinates, a postal code or a place), placed
+    offline; None when none is given. Unlike a check, a member's list needs the point: one
+    that cannot be placed is a CheckInputError asking for a town instead."""
+    given = _residence(residence, postal, country, place)
+    if given is not None and not given.located:
+        raise CheckInputError(f"cannot place {given.postal_code} ({given.country}) offline "
+                              f"({given.note}): give a town instead")
+    return given
+
+
 def eligible(
     db: sqlite_utils.Database,
     home: str,
@@ -412,10 +424,7 @@ def eligible(
     ``UnknownInstitution`` for a home not on the list.
     """
     home = parse_id(home, "home")
-    given = _residence(residence, postal, country, residence_place)
-    if given is not None and not given.located:
-        raise CheckInputError(f"cannot place {given.postal_code} ({given.country}) offline "
-                              f"({given.note}): give a town instead")
+    given = located_residence(residence, postal, country, residence_place)
     point = given.point if given else None
     near_point = parse_point(near, "near")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)

@@ -21,7 +21,7 @@ import sqlite_utils
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from passport import store
+from passport import audit, store
 
 ROLES = ("desk", "admin")
 TOKEN_PREFIX = "ppt_"
@@ -97,9 +97,10 @@ def _check_password(password: str) -> None:
 
 
 def create_user(
-    db: sqlite_utils.Database, username: str, password: str, role: str = "desk"
+    db: sqlite_utils.Database, username: str, password: str, role: str = "desk", *,
+    actor: str | None = None,
 ) -> User:
-    """Create a staff user with an argon2id hash of ``password``."""
+    """Create a staff user with an argon2id hash of ``password`` (audited as ``actor``)."""
     if not USERNAME_RE.match(username):
         raise AuthError(f"invalid username {username!r}: use 1-64 letters, digits, _ . @ -")
     _check_role(role)
@@ -108,6 +109,7 @@ def create_user(
         store.insert_user(db, username, _hasher.hash(password), role)
     except sqlite3.IntegrityError as exc:
         raise UserExists(f"user {username!r} already exists") from exc
+    audit.record(db, actor, "user.created", username, {"role": role})
     return get_user(db, username)
 
 
@@ -135,11 +137,15 @@ def authenticate(db: sqlite_utils.Database, username: str, password: str) -> Use
     return _user(row)
 
 
-def set_password(db: sqlite_utils.Database, username: str, password: str) -> User:
-    """Set a new password (an admin's reset, or the last step of ``change_password``)."""
+def set_password(db: sqlite_utils.Database, username: str, password: str, *,
+                 actor: str | None = None) -> User:
+    """Set a new password (an admin's reset, or the last step of ``change_password``);
+    audited as ``actor`` (never the password)."""
     _check_password(password)
     if not store.update_user(db, username, password_hash=_hasher.hash(password)):
         raise UnknownUser(f"no user {username!r}")
+    audit.record(db, actor, "user.password_changed", username,
+                 {"own": actor == username})
     return get_user(db, username)
 
 
@@ -152,17 +158,19 @@ def change_password(
         raise WrongPassword("the current password is wrong")
     if new_password == current_password:
         raise AuthError("the new password must differ from the current one")
-    return set_password(db, username, new_password)
+    return set_password(db, username, new_password, actor=username)
 
 
-def set_disabled(db: sqlite_utils.Database, username: str, disabled: bool) -> None:
-    """Disable or re-enable a user; the last enabled admin cannot be disabled."""
+def set_disabled(db: sqlite_utils.Database, username: str, disabled: bool, *,
+                 actor: str | None = None) -> None:
+    """Disable or re-enable a user; the last enabled admin cannot be disabled. Audited."""
     user = get_user(db, username)
     if user is None:
         raise UnknownUser(f"no user {username!r}")
     if disabled and user.is_admin and not user.disabled and store.count_active_admins(db) <= 1:
         raise AuthError("cannot disable the last admin")
     store.update_user(db, username, disabled=int(disabled))
+    audit.record(db, actor, "user.disabled" if disabled else "user.enabled", username)
 
 
 def has_admin(db: sqlite_utils.Database) -> bool:
@@ -178,13 +186,16 @@ def _token_sha256(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_token(db: sqlite_utils.Database, name: str) -> tuple[int, str]:
-    """Create an API token named ``name``; return (id, token). The token is not stored."""
+def create_token(db: sqlite_utils.Database, name: str, *,
+                 actor: str | None = None) -> tuple[int, str]:
+    """Create an API token named ``name``; return (id, token). The token is not stored
+    (nor audited: the audit row names the token's id and name)."""
     name = name.strip()
     if not name or len(name) > 100:
         raise AuthError("token name must be 1-100 characters")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token_id = store.insert_api_token(db, name, _token_sha256(token))
+    audit.record(db, actor, "token.created", str(token_id), {"token_name": name})
     return token_id, token
 
 
@@ -201,6 +212,9 @@ def list_tokens(db: sqlite_utils.Database) -> list[dict]:
     return store.list_api_token_rows(db)
 
 
-def revoke_token(db: sqlite_utils.Database, token_id: int) -> None:
+def revoke_token(db: sqlite_utils.Database, token_id: int, *,
+                 actor: str | None = None) -> None:
+    """Revoke a live token (audited as ``actor``)."""
     if not store.revoke_api_token_row(db, token_id):
         raise AuthError(f"no live API token with id {token_id}")
+    audit.record(db, actor, "token.revoked", str(token_id))

@@ -271,6 +271,7 @@ def _text_bytes(value: str) -> bytes:
     return bytes([len(raw)]) + raw
 
 
+@lru_cache(maxsize=256)  # a batch signs thousands of cards of one issuer: pack its id once
 def _issuer_bytes(issuer_id: str) -> tuple[int, bytes]:
     if not _SLUG_RE.fullmatch(issuer_id):
         return _FLAG_ISSUER_UTF8, _text_bytes(issuer_id)
@@ -324,6 +325,12 @@ def _unb32(encoded: str) -> bytes:
     if spare_bits >= 5 or number & ((1 << spare_bits) - 1):
         raise _Malformed("not canonical base32")
     return (number >> spare_bits).to_bytes(size, "big")
+
+
+def check_card(card: Card) -> None:
+    """Raise ``CardIssueError`` naming the first field of ``card`` outside the format (the
+    checks ``sign`` makes), so a batch can refuse a bad row before signing anything."""
+    _check_fields(card)
 
 
 def sign(card: Card, private_key: Ed25519PrivateKey) -> str:

@@ -135,6 +135,17 @@ class ListValidationError(ValueError):
         super().__init__(first + more)
 
 
+@dataclass(frozen=True)
+class TableShape:
+    """How one kind of upload is read: its header names, its row limit, the key of the list
+    in a JSON object, and how a JSON list cell is written as text (None: refused)."""
+
+    normalize: Callable[[Any], str]
+    max_rows: int = MAX_ROWS
+    json_key: str = "institutions"
+    json_list_separator: str | None = None
+
+
 @dataclass
 class ParsedList:
     """A validated upload: records with every store column, plus provenance and warnings."""
@@ -182,7 +193,7 @@ def parse_bytes(data: bytes, filename: str) -> ParsedList:
     if len(data) > MAX_UPLOAD_BYTES:
         raise ListValidationError([_too_large(len(data))])
     warnings_out: list[str] = []
-    header, rows, header_row = _read_table(data, filename, warnings_out)
+    header, rows, header_row = read_table(data, filename, warnings_out, LIST_SHAPE)
     records = _validate(header, rows, header_row, warnings_out)
     return ParsedList(
         records=records,
@@ -204,11 +215,16 @@ def _file_error(message: str) -> ListValidationError:
 # --------------------------------------------------------------------------- reading
 
 Rows = list[tuple[int, dict[str, str]]]
+LIST_SHAPE = TableShape(normalize_header)
 
 
-def _read_table(data: bytes, filename: str, warnings_out: list[str]
-                ) -> tuple[list[str] | None, Rows, int | None]:
-    """(normalised header or None for JSON, [(row number, {column: text})], header row)."""
+def read_table(data: bytes, filename: str, warnings_out: list[str],
+               shape: TableShape = LIST_SHAPE) -> tuple[list[str] | None, Rows, int | None]:
+    """(normalised header or None for JSON, [(row number, {column: text})], header row).
+
+    The reading layer of every upload (participant lists, member rosters): CSV with any of
+    ``CSV_DELIMITERS``, UTF-8 with or without BOM, Windows-1252, UTF-16; XLSX (first sheet);
+    JSON. Raises ``ListValidationError`` for a file that cannot be read as a table."""
     suffix = Path(filename).suffix.lower()
     if not data.strip():
         raise _file_error("the file is empty")
@@ -223,16 +239,16 @@ def _read_table(data: bytes, filename: str, warnings_out: list[str]
         if suffix != ".xlsx":
             raise _file_error(f"the file is named {suffix} but is a ZIP/XLSX archive; "
                               "name it .xlsx or export it as CSV")
-        return _read_xlsx(data)
+        return _read_xlsx(data, shape)
     if suffix == ".xlsx":
         raise _file_error("the file is named .xlsx but is not an Excel workbook")
     text = _decode(data, warnings_out)
     if "\x00" in text:
         raise _file_error("the file contains binary data, not text")
     if suffix == ".json":
-        header, rows = _read_json(text)
+        header, rows = _read_json(text, shape)
         return header, rows, None
-    return _read_csv(text)
+    return _read_csv(text, shape)
 
 
 def _decode(data: bytes, warnings_out: list[str]) -> str:
@@ -268,7 +284,7 @@ def _sniff_delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
-def _read_csv(text: str) -> tuple[list[str], Rows, int]:
+def _read_csv(text: str, shape: TableShape) -> tuple[list[str], Rows, int]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text))
     header: list[str] | None = None
     header_row = 0
@@ -278,11 +294,11 @@ def _read_csv(text: str) -> tuple[list[str], Rows, int]:
             if header is None:
                 if not any(c.strip() for c in cells):
                     continue
-                header, header_row = [normalize_header(c) for c in cells], row_number
+                header, header_row = [shape.normalize(c) for c in cells], row_number
                 continue
             rows.append((row_number, _cells_to_row(header, cells, row_number)))
-            if len(rows) > MAX_ROWS:
-                raise _file_error(f"more than {MAX_ROWS} rows")
+            if len(rows) > shape.max_rows:
+                raise _file_error(f"more than {shape.max_rows} rows")
     except csv.Error as exc:
         raise _file_error(f"the CSV cannot be read near row {reader.line_num}: {exc}") from exc
     if header is None:
@@ -291,6 +307,7 @@ def _read_csv(text: str) -> tuple[list[str], Rows, int]:
 
 
 _EXTRA = "\x00extra"  # marker key for cells beyond the header (reported by the validator)
+EXTRA_CELLS = _EXTRA  # the same marker for other validators of ``read_table``'s rows
 
 
 def _cells_to_row(header: list[str], cells: list[Any], row_number: int) -> dict[str, str]:
@@ -315,7 +332,7 @@ def _cell_text(value: Any) -> str:
     return str(value).replace("\ufeff", "").strip()  # stray byte-order marks are invisible
 
 
-def _read_xlsx(data: bytes) -> tuple[list[str], Rows, int]:
+def _read_xlsx(data: bytes, shape: TableShape) -> tuple[list[str], Rows, int]:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -338,13 +355,13 @@ def _read_xlsx(data: bytes) -> tuple[list[str], Rows, int]:
                 if header is None:
                     if not any(_cell_text(c) for c in cells):
                         continue
-                    header, header_row = [normalize_header(c) for c in cells], row_number
+                    header, header_row = [shape.normalize(c) for c in cells], row_number
                     continue
                 if not any(_cell_text(c) for c in cells):
                     continue  # read-only sheets report formatted-but-empty rows
                 rows.append((row_number, _cells_to_row(header, list(cells), row_number)))
-                if len(rows) > MAX_ROWS:
-                    raise _file_error(f"more than {MAX_ROWS} rows")
+                if len(rows) > shape.max_rows:
+                    raise _file_error(f"more than {shape.max_rows} rows")
     finally:
         workbook.close()
     if header is None:
@@ -352,18 +369,18 @@ def _read_xlsx(data: bytes) -> tuple[list[str], Rows, int]:
     return header, rows, header_row
 
 
-def _read_json(text: str) -> tuple[None, Rows]:
+def _read_json(text: str, shape: TableShape) -> tuple[None, Rows]:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _file_error(f"not valid JSON: {exc.msg} at line {exc.lineno} "
                           f"column {exc.colno}") from exc
-    if isinstance(document, dict) and "institutions" in document:
-        document = document["institutions"]
+    if isinstance(document, dict) and shape.json_key in document:
+        document = document[shape.json_key]
     if not isinstance(document, list):
-        raise _file_error('JSON must be a list of objects or {"institutions": [...]}')
-    if len(document) > MAX_ROWS:
-        raise _file_error(f"more than {MAX_ROWS} rows")
+        raise _file_error(f'JSON must be a list of objects or {{"{shape.json_key}": [...]}}')
+    if len(document) > shape.max_rows:
+        raise _file_error(f"more than {shape.max_rows} rows")
     rows: Rows = []
     problems: list[RowError] = []
     for number, item in enumerate(document, start=1):
@@ -372,7 +389,11 @@ def _read_json(text: str) -> tuple[None, Rows]:
             continue
         row: dict[str, str] = {}
         for key, value in item.items():
-            column = normalize_header(key)
+            column = shape.normalize(key)
+            if (isinstance(value, list) and shape.json_list_separator is not None
+                    and all(isinstance(v, str | int | float) for v in value)):
+                row[column] = shape.json_list_separator.join(_cell_text(v) for v in value)
+                continue
             if isinstance(value, dict | list):
                 problems.append(RowError(number, column, "must be text or a number, "
                                                          f"not a JSON {type(value).__name__}"))

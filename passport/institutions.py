@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import sqlite_utils
 
-from passport import ownsite, store
+from passport import audit, ownsite, store
 from passport.importer import (
     ListValidationError,
     ParsedList,
@@ -253,6 +253,10 @@ def publish_parsed(db: sqlite_utils.Database, parsed: ParsedList, *, dry_run: bo
         diff["to"] = version
         log.info("published list version %s (%d rows) for %s", version,
                  len(parsed.records), profile)
+        audit.record(db, actor, "list.published", str(version),
+                     {"profile": profile, "previous_version": previous,
+                      "rows": len(parsed.records), "source_name": parsed.source_name,
+                      "own_site_removed": removed})
     return ImportResult(version=version, previous_version=previous, dry_run=dry_run,
                         row_count=len(parsed.records), source_name=parsed.source_name,
                         sha256=parsed.sha256, diff=diff, warnings=warnings,
@@ -334,6 +338,9 @@ def rollback(db: sqlite_utils.Database, version: int, actor: str | None = None,
                                      f"list version {version}")
     previous = store.activate_list_version(db, profile, version, actor)
     log.info("list version %s re-activated for %s (was %s)", version, profile, previous)
+    audit.record(db, actor, "list.rolled_back", str(version),
+                 {"profile": profile, "previous_version": previous,
+                  "own_site_removed": own_site if ownsite.missing_from(own_site, rows) else None})
     return {"active": version, "previous": previous}
 
 

@@ -28,7 +28,7 @@ import sqlite_utils
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from passport import store
+from passport import audit, store
 from passport.ids import check_institution_id
 from passport.keyvault import KeyStoreError, decrypt_private, encrypt_private
 
@@ -114,20 +114,27 @@ def _new_key(db: sqlite_utils.Database, institution_id: str) -> dict:
     return _key_info(store.get_issuer_key_row(db, key_id))
 
 
-def create_key(db: sqlite_utils.Database, institution_id: str) -> dict:
+def _audited(db: sqlite_utils.Database, actor: str | None, action: str, key: dict) -> dict:
+    audit.record(db, actor, action, key["key_id"], {"institution_id": key["institution_id"]})
+    return key
+
+
+def create_key(db: sqlite_utils.Database, institution_id: str, *,
+               actor: str | None = None) -> dict:
     """Create an institution's first signing key; refuse if it already has a usable one."""
     check_institution_id(institution_id)
     if store.signing_key_row(db, institution_id) is not None:
         raise KeyStoreError(f"{institution_id} already has a signing key; use rotate")
-    return _new_key(db, institution_id)
+    return _audited(db, actor, "key.created", _new_key(db, institution_id))
 
 
-def rotate_key(db: sqlite_utils.Database, institution_id: str) -> dict:
+def rotate_key(db: sqlite_utils.Database, institution_id: str, *,
+               actor: str | None = None) -> dict:
     """Add a new signing key; older keys keep verifying their cards until retired."""
     check_institution_id(institution_id)
     if store.signing_key_row(db, institution_id) is None:
         raise KeyStoreError(f"{institution_id} has no signing key to rotate; use create")
-    return _new_key(db, institution_id)
+    return _audited(db, actor, "key.rotated", _new_key(db, institution_id))
 
 
 def _end_key(db: sqlite_utils.Database, key_id: str, column: str) -> dict:
@@ -137,14 +144,14 @@ def _end_key(db: sqlite_utils.Database, key_id: str, column: str) -> dict:
     return _key_info(store.get_issuer_key_row(db, key_id))
 
 
-def retire_key(db: sqlite_utils.Database, key_id: str) -> dict:
+def retire_key(db: sqlite_utils.Database, key_id: str, *, actor: str | None = None) -> dict:
     """Retire a key: it signs nothing more and its cards stop verifying (KEY_UNKNOWN)."""
-    return _end_key(db, key_id, "retired_at")
+    return _audited(db, actor, "key.retired", _end_key(db, key_id, "retired_at"))
 
 
-def revoke_key(db: sqlite_utils.Database, key_id: str) -> dict:
+def revoke_key(db: sqlite_utils.Database, key_id: str, *, actor: str | None = None) -> dict:
     """Revoke a (compromised) key: every card it signed gets CARD_REVOKED."""
-    return _end_key(db, key_id, "revoked_at")
+    return _audited(db, actor, "key.revoked", _end_key(db, key_id, "revoked_at"))
 
 
 def signing_key(db: sqlite_utils.Database, institution_id: str) -> tuple[str, Ed25519PrivateKey]:

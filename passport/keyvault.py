@@ -77,6 +77,15 @@ def _aead(create: bool) -> AESGCM:
     return AESGCM(key)
 
 
+def derived_key(purpose: bytes) -> bytes:
+    """A 32-byte key for ``purpose`` derived (HKDF-SHA256) from the same secret as the key
+    blobs, e.g. to keep a keyed hash of a card's contents; ``KeyStoreError`` without it."""
+    if purpose == _HKDF_INFO:
+        raise ValueError("that purpose is the private keys' own")
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(
+        _secret_bytes(create=False))
+
+
 def encrypt_private(private: Ed25519PrivateKey, key_id: str, institution_id: str) -> bytes:
     """The blob to store for ``private``; creates the secret file on first use."""
     raw = private.private_bytes(

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 
 import sqlite_utils
 
-from passport import store
+from passport import audit, store
 
 SETTING = "kiosk_site"
 ENV_VAR = "PASSPORT_SITE"
@@ -41,8 +41,13 @@ def own_site_from_environment(db: sqlite_utils.Database) -> str | None:
     return own_site(db, os.environ.get(ENV_VAR, "").strip() or None)
 
 
-def set_own_site(db: sqlite_utils.Database, site_id: str | None) -> None:
+def set_own_site(db: sqlite_utils.Database, site_id: str | None, *,
+                 actor: str | None = None) -> None:
+    """Set (None: clear) the store's own-site setting; audited as ``actor``."""
+    previous = store.get_setting(db, SETTING)
     store.set_setting(db, SETTING, site_id)
+    if previous != site_id:
+        audit.record(db, actor, "site.changed", site_id, {"from": previous, "to": site_id})
 
 
 def describe(site: str, name: str | None) -> str:

@@ -60,6 +60,8 @@ from datetime import UTC, date, datetime
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from passport.words import ENGLISH, N_, Words
+
 ELIGIBLE = "ELIGIBLE"
 HOME_WITHIN_RADIUS = "HOME_WITHIN_RADIUS"
 RESIDENCE_WITHIN_RADIUS = "RESIDENCE_WITHIN_RADIUS"
@@ -138,27 +140,29 @@ REASON_TEXT: dict[str, str] = {
 # The same codes in a member's own words, for the member pages (/eligible, /card): what to
 # bring or expect at the desk, never what staff should check. Every staff check and note
 # code has one, and so has every reason a card can fail with.
-MEMBER_TEXT: dict[str, str] = {
-    CHECK_PHOTO_ID: "Bring a photo ID: the desk checks that it matches a name on your card.",
-    CHECK_MEMBER_CARD: "Bring your printed membership card and a photo ID.",
-    CHECK_PROOF_OF_RESIDENCE: "This site asks for proof of residence: bring an ID that shows "
-                              "your address.",
-    CHECK_RESIDENCE: "The desk may ask where you live: members living within the program "
-                     "distance of this site are not eligible.",
-    CHECK_RESERVATION: "This site requires an advance reservation: book before you go.",
-    PARTY_TOO_LARGE: "Your membership does not cover your whole party; the others pay "
-                     "admission.",
-    LOCAL_RULE_HONOURED: "You are welcome here under this site's own shorter distance rule.",
-    STORE_DISCOUNT_ONLY: "Admission here is free for everyone; your member benefit is a store "
-                         "discount.",
-    LOCAL_DISCOUNT: "Not free for you, but this site offers members from nearby a discount "
-                    "on admission.",
-    CARD_EXPIRED: "The membership card has expired.",
-    CARD_SIGNATURE_INVALID: "The card code does not verify: it may have been changed or "
-                            "copied wrongly.",
-    CARD_MALFORMED: "The card code cannot be read: check that you copied all of it.",
-    CARD_REVOKED: "This card has been cancelled by your home site.",
-    KEY_UNKNOWN: "This card was signed with a key the desks do not know yet.",
+MEMBER_TEXT: dict[str, str] = {  # N_: English here, translated where shown (the kiosk)
+    CHECK_PHOTO_ID: N_("Bring a photo ID: the desk checks that it matches a name on your "
+                       "card."),
+    CHECK_MEMBER_CARD: N_("Bring your printed membership card and a photo ID."),
+    CHECK_PROOF_OF_RESIDENCE: N_("This site asks for proof of residence: bring an ID that "
+                                 "shows your address."),
+    CHECK_RESIDENCE: N_("The desk may ask where you live: members living within the program "
+                        "distance of this site are not eligible."),
+    CHECK_RESERVATION: N_("This site requires an advance reservation: book before you go."),
+    PARTY_TOO_LARGE: N_("Your membership does not cover your whole party; the others pay "
+                        "admission."),
+    LOCAL_RULE_HONOURED: N_("You are welcome here under this site's own shorter distance "
+                            "rule."),
+    STORE_DISCOUNT_ONLY: N_("Admission here is free for everyone; your member benefit is a "
+                            "store discount."),
+    LOCAL_DISCOUNT: N_("Not free for you, but this site offers members from nearby a "
+                       "discount on admission."),
+    CARD_EXPIRED: N_("The membership card has expired."),
+    CARD_SIGNATURE_INVALID: N_("The card code does not verify: it may have been changed or "
+                               "copied wrongly."),
+    CARD_MALFORMED: N_("The card code cannot be read: check that you copied all of it."),
+    CARD_REVOKED: N_("This card has been cancelled by your home site."),
+    KEY_UNKNOWN: N_("This card was signed with a key the desks do not know yet."),
 }
 
 MEMBERSHIPS = ("group", "individual")  # the kinds of membership a card or a clerk names
@@ -297,24 +301,26 @@ class Decision:
 NEAR_RADIUS_MILES = 1.0
 
 
-def format_miles(dist_miles: float | None, radius_miles: float | None) -> str:
+def format_miles(dist_miles: float | None, radius_miles: float | None,
+                 words: Words = ENGLISH) -> str:
     """Distance text for people (no unit), the one rule of the CLI, the pages (Jinja filter
     ``miles``) and the desk (mirrored in kiosk/static/miles.js): one decimal, two within
     1 mile of the radius; a distance beyond the radius that would still round to it reads
-    ``more than R``. ``radius_miles`` is the decision's (None: no radius applies)."""
+    ``more than R``. ``radius_miles`` is the decision's (None: no radius applies);
+    ``words`` the language (its decimal mark, "more than")."""
     if dist_miles is None:
         return ""
     if radius_miles is None:
-        return str(decimal.Decimal(dist_miles).quantize(decimal.Decimal("0.1"),
-                                                        decimal.ROUND_HALF_UP))
+        return words.number(str(decimal.Decimal(dist_miles).quantize(
+            decimal.Decimal("0.1"), decimal.ROUND_HALF_UP)))
     radius = float(radius_miles)
     decimals = 2 if abs(dist_miles - radius) <= NEAR_RADIUS_MILES else 1
     # Half up on the float's exact value: what JavaScript's toFixed does in miles.js.
     step = decimal.Decimal(1).scaleb(-decimals)
     text = str(decimal.Decimal(dist_miles).quantize(step, decimal.ROUND_HALF_UP))
     if dist_miles > radius and float(text) <= radius:
-        return f"more than {radius:g}"
-    return text
+        return words.gettext("more than %(radius)s") % {"radius": words.number(f"{radius:g}")}
+    return words.number(text)
 
 
 def site_local_today(timezone_name: str | None, now: datetime | None = None) -> date:

@@ -5,8 +5,9 @@ Multi-step writes run inside ``with db.atomic():`` so a failure leaves nothing h
 Schema changes are numbered migrations in ``MIGRATIONS``; ``open_db`` applies the missing ones.
 
 Sections below: migrations and connections; settings; profiles; participant lists; check-in
-log; staff users and API tokens; issuer keys and revocations. Each section is owned by the domain
-module named in its heading and is called only from there.
+log; staff users and API tokens; issuer keys and revocations; card issuances; the audit log;
+visit reports (the check-in log's running totals, kept by migration 6's triggers). Each section
+is owned by the domain module named in its heading and is called only from there.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -191,9 +192,131 @@ def _m003_checkin_covered(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX checkins_undoes ON checkins(undoes)")
 
 
+def _m004_audit(db: sqlite_utils.Database) -> None:
+    # Who did what, when (passport/audit.py): append-only like the check-in log.
+    for statement in (
+        "CREATE TABLE audit_log (id INTEGER PRIMARY KEY, at TEXT NOT NULL, "
+        "actor TEXT NOT NULL, action TEXT NOT NULL, subject TEXT, details TEXT)",
+        "CREATE INDEX audit_log_at ON audit_log(at)",
+        "CREATE INDEX audit_log_action ON audit_log(action, at)",
+        "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
+        "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+        "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+        "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+    ):
+        db.execute(statement)
+
+
+def _m005_card_issuances(db: sqlite_utils.Database) -> None:
+    # Cards issued (and revoked) per member, for renewals (passport/issuance.py): what the
+    # card carries about its member is kept only as a keyed hash (content_hash).
+    db.execute(
+        "CREATE TABLE card_issuances (id INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT, "
+        "institution_id TEXT NOT NULL, member_id TEXT NOT NULL, action TEXT NOT NULL "
+        "CHECK (action IN ('issue', 'revoke')), key_id TEXT, expires TEXT, "
+        "content_hash TEXT, batch TEXT)")
+    db.execute("CREATE INDEX card_issuances_member ON card_issuances"
+               "(institution_id, member_id, id)")
+
+
+# Running totals of the check-in log for the visit reports (passport/reports.py), kept by
+# triggers in each insert's own transaction, so a report over a million entries reads a few
+# thousand rows. A visit adds its row to each dimension; an undo subtracts the row of the
+# entry it undoes (once, and never for an undo of an undo), so undone visits and undo rows
+# count nowhere. ``dim``: ``hour`` (period = UTC date, key = UTC hour ``HH``) and
+# ``quarter`` (key ``HH:MM``, a quarter of an hour: for zones whose offset is not whole hours)
+# are what local days, months, weekdays and hours are made of; ``home``, ``visit`` and
+# ``reason`` (each reason code of the entry) are per UTC month (``YYYY-MM``). ``at`` is always
+# UTC ISO text (checkins.py), so substrings are UTC fields.
+_TOTAL_DIMS = {
+    "hour": ("substr({t}.at, 1, 10)", "substr({t}.at, 12, 2)"),
+    "quarter": ("substr({t}.at, 1, 10)", "substr({t}.at, 12, 3) || "
+                "printf('%02d', CAST(substr({t}.at, 15, 2) AS INTEGER) / 15 * 15)"),
+    "home": ("substr({t}.at, 1, 7)", "COALESCE({t}.home, '')"),
+    "visit": ("substr({t}.at, 1, 7)", "{t}.visit"),
+    "reason": ("substr({t}.at, 1, 7)", "r.value"),
+}
+# Per entry: admitted party, denied party, people admitted free (covered) and paying.
+_TOTAL_VALUES = (
+    "{t}.admit",
+    "1 - {t}.admit",
+    "CASE WHEN {t}.admit = 1 THEN MIN({t}.party_size, COALESCE({t}.covered, {t}.party_size)) "
+    "ELSE 0 END",
+    "CASE WHEN {t}.admit = 1 THEN MAX({t}.party_size - COALESCE({t}.covered, {t}.party_size), "
+    "0) ELSE 0 END",
+)
+_TOTAL_COLUMNS = "dim, period, key, admitted, denied, people_free, people_paying"
+
+
+def _totals_select(dim: str, alias: str, values: str, source: str | None = None) -> str:
+    """``SELECT dim, period, key, values FROM source`` over check-in ``alias`` (``source``:
+    ``checkins alias`` by default; NEW, a trigger's row, needs no table)."""
+    period, key = (part.format(t=alias) for part in _TOTAL_DIMS[dim])
+    tables = [source or f"checkins {alias}"] if alias != "NEW" else []
+    if dim == "reason":
+        tables.append(f"json_each({alias}.reasons) r")
+    from_ = f" FROM {', '.join(tables)}" if tables else ""
+    return f"SELECT '{dim}', {period}, {key}, {values}{from_}"
+
+
+_TOTALS_ADD = ("ON CONFLICT (dim, period, key) DO UPDATE SET "
+               "admitted = admitted + excluded.admitted, denied = denied + excluded.denied, "
+               "people_free = people_free + excluded.people_free, "
+               "people_paying = people_paying + excluded.people_paying")
+
+
+def _totals_upsert(dim: str, alias: str, sign: int, where: str) -> str:
+    """One trigger statement: add ``sign`` times entry ``alias``'s values to ``dim``."""
+    values = ", ".join(f"{sign} * ({v.format(t=alias)})" for v in _TOTAL_VALUES)
+    return (f"INSERT INTO checkin_totals ({_TOTAL_COLUMNS}) "
+            f"{_totals_select(dim, alias, values)} WHERE {where} {_TOTALS_ADD}")
+
+
+_TOTALS_UNDONE = ("t.id = NEW.undoes AND t.undoes IS NULL AND NOT EXISTS "
+                  "(SELECT 1 FROM checkins o WHERE o.undoes = t.id AND o.id <> NEW.id)")
+
+
+def _create_totals_triggers(db: sqlite_utils.Database) -> None:
+    visit = "; ".join(_totals_upsert(dim, "NEW", 1, "1") for dim in _TOTAL_DIMS)
+    db.execute("CREATE TRIGGER checkin_totals_visit AFTER INSERT ON checkins "
+               f"WHEN NEW.undoes IS NULL BEGIN {visit}; END")
+    undo = "; ".join(_totals_upsert(dim, "t", -1, _TOTALS_UNDONE) for dim in _TOTAL_DIMS)
+    db.execute("CREATE TRIGGER checkin_totals_undo AFTER INSERT ON checkins "
+               f"WHEN NEW.undoes IS NOT NULL BEGIN {undo}; END")
+
+
+def _sum_into_totals(db: sqlite_utils.Database, first_id: int) -> None:
+    """What the triggers do row by row, for every entry from id ``first_id`` on, set by set:
+    add the visits, subtract each visit an undo among them cancels (once: not when an earlier
+    undo already did)."""
+    visits = ("checkins t", "t.id >= ? AND t.undoes IS NULL", "")
+    undos = ("checkins u JOIN checkins t ON t.id = u.undoes",
+             "u.id >= ? AND t.undoes IS NULL AND NOT EXISTS "
+             "(SELECT 1 FROM checkins o WHERE o.undoes = t.id AND o.id < u.id)", "-")
+    for dim in _TOTAL_DIMS:
+        for source, where, sign in (visits, undos):
+            values = ", ".join(f"{sign}SUM({v.format(t='t')})" for v in _TOTAL_VALUES)
+            db.execute(f"INSERT INTO checkin_totals ({_TOTAL_COLUMNS}) "
+                       f"{_totals_select(dim, 't', values, source)} WHERE {where} "
+                       f"GROUP BY 2, 3 {_TOTALS_ADD}", [first_id])
+
+
+def _m006_checkin_totals(db: sqlite_utils.Database) -> None:
+    # (_create_totals_triggers and _sum_into_totals are this migration's: change them only
+    # with a new migration that redoes the totals)
+    db.execute(
+        "CREATE TABLE checkin_totals (dim TEXT NOT NULL, period TEXT NOT NULL, "
+        "key TEXT NOT NULL, admitted INTEGER NOT NULL, denied INTEGER NOT NULL, "
+        "people_free INTEGER NOT NULL, people_paying INTEGER NOT NULL, "
+        "PRIMARY KEY (dim, period, key)) WITHOUT ROWID")
+    _create_totals_triggers(db)
+    _sum_into_totals(db, 1)  # the entries logged before
+
+
 # Append new migrations; never edit or reorder a released one.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _m001_initial, _m002_party_limits, _m003_checkin_covered]
+    _m001_initial, _m002_party_limits, _m003_checkin_covered, _m004_audit,
+    _m005_card_issuances, _m006_checkin_totals]
 
 
 def migrate(db: sqlite_utils.Database) -> int:
@@ -415,6 +538,29 @@ def insert_checkin(db: sqlite_utils.Database, row: dict) -> int:
     return cursor.lastrowid
 
 
+def append_checkin_rows(db: sqlite_utils.Database, columns: Sequence[str],
+                        rows: Iterable[Sequence]) -> int:
+    """Append many entries in one transaction (a bulk load: the benchmark's generated log, an
+    import) and return how many. The running totals are summed once for the whole batch
+    instead of by the triggers row by row: the same totals in a quarter of the time (the
+    benchmark's million rows: 16 s instead of 63 s). ``rows``
+    hold ``columns`` (names of ``CHECKIN_COLUMNS``) in order; an undo row names the entry it
+    cancels in ``undoes``, as with ``insert_checkin``."""
+    unknown = [name for name in columns if name not in CHECKIN_COLUMNS]
+    if unknown or not columns:
+        raise ValueError(f"not check-in columns: {unknown or list(columns)}")
+    marks = ", ".join("?" for _ in columns)
+    with db.atomic():
+        first_id = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM checkins").fetchone()[0]
+        db.execute("DROP TRIGGER checkin_totals_visit")
+        db.execute("DROP TRIGGER checkin_totals_undo")
+        cursor = db.conn.executemany(
+            f"INSERT INTO checkins ({', '.join(columns)}) VALUES ({marks})", rows)
+        _sum_into_totals(db, first_id)
+        _create_totals_triggers(db)
+    return cursor.rowcount
+
+
 def get_checkin_row(db: sqlite_utils.Database, checkin_id: int) -> dict | None:
     return _first_row(db, f"{_CHECKIN_SELECT} WHERE c.id = ?", [checkin_id])
 
@@ -477,13 +623,15 @@ def checkin_counts(
         "COALESCE(SUM(admit = 0), 0), COALESCE(SUM(CASE WHEN admit = 0 THEN party_size END), 0), "
         "COALESCE(SUM(CASE WHEN admit = 1 THEN MIN(party_size, COALESCE(covered, party_size)) "
         "END), 0) "
-        "FROM checkins c WHERE c.visit = ? AND c.at >= ? AND c.at < ? AND c.undoes IS NULL "
+        # '+c.undoes': keep the planner on the checkins_at range; the undoes index would
+        # read every visit in the log
+        "FROM checkins c WHERE c.visit = ? AND c.at >= ? AND c.at < ? AND +c.undoes IS NULL "
         "AND NOT EXISTS (SELECT 1 FROM checkins u WHERE u.undoes = c.id)",
         [visit, from_iso, to_iso],
     ).fetchone()
     undone = db.execute(
         "SELECT COUNT(*) FROM checkins WHERE visit = ? AND at >= ? AND at < ? "
-        "AND undoes IS NOT NULL",
+        "AND +undoes IS NOT NULL",
         [visit, from_iso, to_iso],
     ).fetchone()[0]
     return {
@@ -715,3 +863,134 @@ def import_trust_rows(
             cards_added += cursor.rowcount
         _stamp_trust(db)
     return keys_added, cards_added
+
+
+# --------------------------------------------------------------------------- card issuances
+# (owner: passport/issuance.py)
+
+CARD_ISSUANCE_COLUMNS = ("at", "actor", "institution_id", "member_id", "action", "key_id",
+                         "expires", "content_hash", "batch")
+
+
+def insert_card_issuance_rows(db: sqlite_utils.Database, rows: list[dict]) -> None:
+    """Append issuance/revocation rows in one transaction (``CARD_ISSUANCE_COLUMNS``)."""
+    columns = ", ".join(CARD_ISSUANCE_COLUMNS)
+    marks = ", ".join("?" for _ in CARD_ISSUANCE_COLUMNS)
+    with db.atomic():
+        db.conn.executemany(
+            f"INSERT INTO card_issuances ({columns}) VALUES ({marks})",
+            [[row.get(name) for name in CARD_ISSUANCE_COLUMNS] for row in rows])
+
+
+def latest_card_issuance_rows(db: sqlite_utils.Database, institution_id: str) -> list[dict]:
+    """The newest issuance or revocation row of each member of ``institution_id``."""
+    return list(db.query(
+        "SELECT * FROM card_issuances WHERE id IN (SELECT MAX(id) FROM card_issuances "
+        "WHERE institution_id = ? GROUP BY member_id) ORDER BY id", [institution_id]))
+
+
+def card_issuance_batch_rows(db: sqlite_utils.Database, limit: int = 20) -> list[dict]:
+    """The newest batches: ``batch, institution_id, actor, at`` (first row's), ``issued``,
+    ``revoked``; newest first."""
+    return list(db.query(
+        "SELECT batch, institution_id, actor, MIN(at) AS at, "
+        "SUM(action = 'issue') AS issued, SUM(action = 'revoke') AS revoked "
+        "FROM card_issuances WHERE batch IS NOT NULL GROUP BY batch "
+        "ORDER BY MIN(id) DESC LIMIT ?", [limit]))
+
+
+# --------------------------------------------------------------------------- audit log
+# (owner: passport/audit.py)
+
+def insert_audit_row(db: sqlite_utils.Database, row: dict) -> int:
+    """Append one audit row (``at, actor, action, subject, details``) and return its id."""
+    with db.atomic():
+        cursor = db.execute(
+            "INSERT INTO audit_log (at, actor, action, subject, details) VALUES (?, ?, ?, ?, ?)",
+            [row["at"], row["actor"], row["action"], row.get("subject"), row.get("details")],
+        )
+    return cursor.lastrowid
+
+
+def _audit_where(filters: dict) -> tuple[str, list]:
+    where, params = ["1 = 1"], []
+    for condition, key in (("action = ?", "action"), ("actor = ?", "actor"),
+                           ("at >= ?", "from_iso"), ("at < ?", "to_iso"),
+                           ("id < ?", "before_id")):
+        if filters.get(key) is not None:
+            where.append(condition)
+            params.append(filters[key])
+    return " AND ".join(where), params
+
+
+def query_audit_rows(db: sqlite_utils.Database, filters: dict, limit: int | None,
+                     offset: int = 0) -> list[dict]:
+    """Audit rows matching ``filters`` (``action``, ``actor``, ``from_iso``/``to_iso`` as
+    ``from <= at < to``, ``before_id``), newest first; ``limit`` None for all."""
+    where, params = _audit_where(filters)
+    page = ""
+    if limit is not None:
+        page = " LIMIT ? OFFSET ?"
+        params += [limit, offset]
+    return list(db.query(
+        f"SELECT * FROM audit_log WHERE {where} ORDER BY id DESC{page}", params))
+
+
+def count_audit_rows(db: sqlite_utils.Database, filters: dict) -> int:
+    where, params = _audit_where(filters)
+    return db.execute(f"SELECT COUNT(*) FROM audit_log WHERE {where}", params).fetchone()[0]
+
+
+def audit_facets(db: sqlite_utils.Database) -> dict:
+    """The distinct actions and actors logged (the Activity page's filter choices)."""
+    return {
+        column: [r[0] for r in db.execute(
+            f"SELECT DISTINCT {column} FROM audit_log ORDER BY {column}").fetchall()]
+        for column in ("action", "actor")
+    }
+
+
+# --------------------------------------------------------------------------- visit reports
+# (owner: passport/reports.py; the running totals are kept by migration 6's triggers)
+
+def report_totals(db: sqlite_utils.Database, dim: str, from_period: str | None,
+                  to_period: str | None) -> list[tuple]:
+    """``(key, admitted, denied, people_free, people_paying)`` summed over the UTC months
+    ``from_period <= period < to_period`` (``YYYY-MM``; None: open) of ``dim`` (home, visit,
+    reason)."""
+    return db.execute(
+        "SELECT key, SUM(admitted), SUM(denied), SUM(people_free), SUM(people_paying) "
+        "FROM checkin_totals WHERE dim = ? AND period >= ? AND period < ? GROUP BY key",
+        [dim, from_period or "", to_period or "~"],
+    ).fetchall()
+
+
+def report_time_totals(db: sqlite_utils.Database, dim: str, from_key: str | None,
+                       to_key: str | None) -> list[tuple]:
+    """``(period, key, admitted, denied, people_free, people_paying)`` of ``dim`` (hour,
+    quarter) with ``from_key <= period || 'T' || key < to_key`` (``YYYY-MM-DDTHH[:MM]``;
+    None: open), in time order; rows whose entries were all undone are left out."""
+    low, high = from_key or "", to_key or "~"
+    return db.execute(
+        "SELECT period, key, admitted, denied, people_free, people_paying "
+        "FROM checkin_totals WHERE dim = ? AND period >= ? AND period <= ? "
+        "AND period || 'T' || key >= ? AND period || 'T' || key < ? "
+        "AND (admitted <> 0 OR denied <> 0) ORDER BY period, key",
+        [dim, low[:10], high[:10], low, high],
+    ).fetchall()
+
+
+def report_raw(db: sqlite_utils.Database, dim: str, from_iso: str | None,
+               to_iso: str | None) -> list[tuple]:
+    """What ``report_totals`` sums, straight from the log for ``from_iso <= at < to_iso``
+    (the parts of a report's range that are not whole UTC months)."""
+    key = _TOTAL_DIMS[dim][1]
+    sums = ", ".join(f"SUM({v.format(t='c')})" for v in _TOTAL_VALUES)
+    source = "checkins c, json_each(c.reasons) r" if dim == "reason" else "checkins c"
+    # ``+c.undoes``: the range scan on ``at`` is the plan, not a search of the undo index.
+    return db.execute(
+        f"SELECT {key.format(t='c')}, {sums} FROM {source} "
+        "WHERE c.at >= ? AND c.at < ? AND +c.undoes IS NULL "
+        "AND NOT EXISTS (SELECT 1 FROM checkins u WHERE u.undoes = c.id) GROUP BY 1",
+        [from_iso or "", to_iso or "~"],
+    ).fetchall()

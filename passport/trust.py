@@ -23,7 +23,7 @@ from typing import Any
 import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from passport import store
+from passport import audit, store
 from passport.ids import check_institution_id, is_key_id
 from passport.keys import b64u_decode, key_id_for, key_status, list_keys
 from passport.memo import BoundedCache
@@ -115,14 +115,20 @@ def trust_snapshot(db: sqlite_utils.Database) -> TrustSnapshot | None:
 # ----------------------------------------------------------------------------- card revocations
 
 def revoke_card(
-    db: sqlite_utils.Database, institution_id: str, member_id: str, reason: str | None = None
+    db: sqlite_utils.Database, institution_id: str, member_id: str, reason: str | None = None,
+    *, actor: str | None = None,
 ) -> bool:
-    """Revoke every card of ``member_id`` issued by ``institution_id``; False if already."""
+    """Revoke every card of ``member_id`` issued by ``institution_id``; False if already.
+    Audited as ``actor`` (the member id, not the reason's free text)."""
     check_institution_id(institution_id)
     if not isinstance(member_id, str) or not member_id.strip():
         raise ValueError(f"not a valid member id: {member_id!r}")
-    return store.insert_card_revocation(db, institution_id, member_id, store.utc_now_iso(),
-                                        reason)
+    added = store.insert_card_revocation(db, institution_id, member_id, store.utc_now_iso(),
+                                         reason)
+    audit.record(db, actor, "card.revoked", f"{institution_id}/{member_id}",
+                 {"institution_id": institution_id, "member_id": member_id,
+                  "newly_revoked": added})
+    return added
 
 
 def is_card_revoked(db: sqlite_utils.Database, institution_id: str, member_id: str) -> bool:
@@ -257,7 +263,7 @@ def validate_trust(data: Any, db: sqlite_utils.Database | None = None) -> list[s
     return errors
 
 
-def import_trust(db: sqlite_utils.Database, data: Any) -> dict:
+def import_trust(db: sqlite_utils.Database, data: Any, *, actor: str | None = None) -> dict:
     """Merge a trust list into the store: all or nothing.
 
     Raises ``TrustListError`` listing every bad entry; then nothing is changed. Known keys
@@ -276,5 +282,7 @@ def import_trust(db: sqlite_utils.Database, data: Any) -> dict:
         for card in data.get("revoked_cards", [])
     ]
     keys_added, cards_added = store.import_trust_rows(db, keys, cards)
-    return {"keys": len(keys), "keys_added": keys_added,
-            "revoked_cards": len(cards), "revoked_cards_added": cards_added}
+    result = {"keys": len(keys), "keys_added": keys_added,
+              "revoked_cards": len(cards), "revoked_cards_added": cards_added}
+    audit.record(db, actor, "trust.imported", None, result)
+    return result

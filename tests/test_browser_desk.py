@@ -218,10 +218,12 @@ def test_no_page_scrolls_sideways_on_a_phone(browser, server, tmp_path):
         checked = {}
         page.goto(f"{url}/login")
         checked["/login"] = (scroll_width(page), wide_elements(page))
-        page.goto(f"{url}/eligible?home={OMSI}")
+        page.goto(f"{url}/?home={OMSI}")  # the member planner
         page.wait_for_selector("#eligible-list")
-        page.click("details summary")
-        checked["/eligible"] = (scroll_width(page), wide_elements(page))
+        page.click("#ineligible summary")
+        page.click("#plan-edit > summary")  # the form, folded above a plan
+        page.click("#plan-form details summary")  # the filters
+        checked["/"] = (scroll_width(page), wide_elements(page))
         page.goto(f"{url}/card?c={server['far']}")
         page.wait_for_selector(".card-qr svg")
         checked["/card"] = (scroll_width(page), wide_elements(page))

@@ -43,7 +43,7 @@ def test_staff_pages_need_login(kiosk_client, path):
 def test_public_pages(kiosk_client):
     assert kiosk_client.get("/login").status_code == 200
     assert kiosk_client.get("/card").status_code == 200
-    assert kiosk_client.get("/").headers["Location"] == "/eligible"
+    assert kiosk_client.get("/").status_code == 200  # the member planner
 
 
 def test_login_logout(kiosk_client, kiosk_login):
@@ -171,7 +171,7 @@ def test_healthz_waits_for_warm_up(kiosk_client):
 # requests without a CSRF token are refused before anything else; the API answers 401.
 SIGNED_OUT = {
     "static": ("GET", "/static/kiosk.css", 200),
-    "index": ("GET", "/", 302),
+    "index": ("GET", "/", 200),  # the member planner (staff: a redirect to the desk)
     "auth.login": ("GET", "/login", 200),
     "auth.logout": ("POST", "/logout", 400),
     "auth.account": ("GET", "/account", 302),
@@ -179,7 +179,8 @@ SIGNED_OUT = {
     "desk.today": ("GET", "/desk/today", 302),
     "desk.undo": ("POST", "/desk/undo", 400),
     "desk.decode": ("POST", "/desk/decode", 400),
-    "member.eligible": ("GET", "/eligible", 200),
+    "member.eligible": ("GET", "/eligible", 302),  # to the planner, same query
+    "planner.planner_page": ("GET", "/plan", 200),
     "member.card": ("GET", "/card", 200),
     "admin.index": ("GET", "/admin", 302),
     "admin.set_site": ("POST", "/admin/site", 400),
@@ -194,15 +195,31 @@ SIGNED_OUT = {
     "admin.reset_password": ("POST", "/admin/users/password", 400),
     "admin.create_token": ("POST", "/admin/tokens", 400),
     "admin.revoke_token": ("POST", "/admin/tokens/1/revoke", 400),
+    "membercards.index": ("GET", "/admin/cards", 302),
+    "membercards.check": ("POST", "/admin/cards/check", 400),
+    "membercards.issue": ("POST", "/admin/cards/issue", 400),
+    "membercards.run": ("GET", "/admin/cards/runs/x", 302),
+    "membercards.run_status": ("GET", "/admin/cards/runs/x/status", 302),
+    "membercards.download": ("GET", "/admin/cards/runs/x/files/cards.csv", 302),
+    "reports.index": ("GET", "/admin/reports", 302),
+    "reports.download": ("GET", "/admin/reports/visits.csv", 302),
+    "activity.index": ("GET", "/admin/activity", 302),
+    "activity.export": ("GET", "/admin/activity/activity.csv", 302),
     "api.check": ("POST", "/api/v1/check", 401),
     "api.create_checkin": ("POST", "/api/v1/checkins", 401),
     "api.list_checkins": ("GET", "/api/v1/checkins", 401),
     "api.undo_checkin": ("POST", "/api/v1/checkins/1/undo", 401),
     "api.eligible": ("GET", "/api/v1/eligible", 401),
     "api.institutions_search": ("GET", "/api/v1/institutions", 401),
+    "api.report_visits": ("GET", "/api/v1/reports/visits", 401),
     "public.places_search": ("GET", "/api/v1/places", 200),  # public: the town typeahead
+    "public.plan": ("GET", "/api/v1/plan", 400),  # public: 'home' is required
+    "public.plan_geojson": ("GET", "/api/v1/plan.geojson", 400),
+    "public.sites_search": ("GET", "/api/v1/sites", 503),  # public: no list yet
     "health.healthz": ("GET", "/healthz", 503),
     "health.favicon": ("GET", "/favicon.ico", 200),
+    "pwa.service_worker": ("GET", "/sw.js", 200),  # the phone card offline (kiosk/pwa.py)
+    "pwa.manifest": ("GET", "/manifest.webmanifest", 200),
 }
 
 
@@ -215,7 +232,7 @@ def test_every_route_signed_out(kiosk_client, endpoint):
     method, path, status = SIGNED_OUT[endpoint]
     with kiosk_client.open(path, method=method) as response:  # closes the static file
         assert response.status_code == status, response.data[:300]
-        if status == 302 and endpoint != "index":
+        if status == 302 and endpoint != "member.eligible":
             assert response.headers["Location"].startswith("/login?next=")
         if path.startswith("/api/") and status == 401:
             assert response.json["error"]["code"] == "unauthorized"

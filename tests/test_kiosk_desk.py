@@ -139,17 +139,17 @@ def test_photo_decoded_on_server(desk, db):
 
 
 def test_member_eligible_page(kiosk_client, db, shipped_csv):
-    assert b"No participant list" in kiosk_client.get("/eligible").data
+    assert b"No participant list" in kiosk_client.get("/").data
     institutions.import_file(db, shipped_csv)
-    page = kiosk_client.get("/eligible")
-    assert page.status_code == 200 and b'<select id="home"' in page.data
-    result = kiosk_client.get(f"/eligible?home={OMSI}")
+    page = kiosk_client.get("/")  # the member planner (was /eligible)
+    assert page.status_code == 200 and b'id="home-q"' in page.data
+    result = kiosk_client.get(f"/?home={OMSI}&limit=400")
     assert result.status_code == 200 and b'id="eligible-list"' in result.data
     miles = listed_miles(result.data.decode())
     assert miles == sorted(miles) and miles[0] > 90  # nearest first, none within 90 miles
-    bad = kiosk_client.get("/eligible?home=no-such-place")
+    bad = kiosk_client.get("/?home=no-such-place")
     assert bad.status_code == 400 and b"not on the active list" in bad.data
-    with_postal = kiosk_client.get(f"/eligible?home={OMSI}&postal=94111&country=US")
+    with_postal = kiosk_client.get(f"/?home={OMSI}&postal=94111&country=US&limit=400")
     assert with_postal.status_code == 200
     assert "Exploratorium" not in eligible_section(with_postal.data.decode())
     assert len(listed_miles(with_postal.data.decode())) < len(miles)
@@ -226,7 +226,7 @@ def test_member_eligible_page_shows_structured_terms(kiosk_client, terms_list):
 
     from passport.rules import MEMBER_TEXT, REASON_TEXT
 
-    html = unescape(kiosk_client.get(f"/eligible?home={OMSI}").data.decode())
+    html = unescape(kiosk_client.get(f"/?home={OMSI}").data.decode())
     listed = eligible_section(html)
     store = site_item(listed, "Eugene Science Center")
     assert "Member benefit: store discount" in store

@@ -27,7 +27,7 @@ def test_a_missing_page_is_a_page_too(kiosk_client):
     response = kiosk_client.get("/no-such-page")
     page = response.data.decode()
     assert response.status_code == 404 and STYLESHEET.decode() in page
-    assert "<h1>Page not found</h1>" in page and 'href="/eligible"' in page
+    assert "<h1>Page not found</h1>" in page and 'href="/">Where can I visit?</a>' in page
     assert 'href="/login">Staff sign in</a>' in page
 
 

@@ -68,7 +68,7 @@ def test_a_new_radius_changes_decisions_text_cards_and_pages(listed, cli, tmp_pa
         "--expires", "2099-01-01", "--out", page)
     assert "more than 50 miles" in page.read_text(encoding="utf-8")
 
-    member_page = kiosk_client.get(f"/eligible?home={home}")
+    member_page = kiosk_client.get(f"/?home={home}&limit=4000")
     assert member_page.status_code == 200
     eligible_part = member_page.get_data(as_text=True).split("too close or not covered", 1)[0]
     assert active_name(listed, visit) in eligible_part

@@ -34,7 +34,10 @@ def _ids(csv_path) -> list[str]:
 
 
 def _zxing(png: bytes):
-    (found,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    # QR codes only: read with every format, zxing-cpp 3 now and then also "finds" a short
+    # ITF or Codabar code in a QR's modules (about 1 image in 80), as the card decoder does not
+    (found,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)),
+                                      formats=zxingcpp.BarcodeFormat.QRCode)
     return found
 
 

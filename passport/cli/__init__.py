@@ -69,4 +69,4 @@ def main() -> None:
 
 
 # Imported for their side effect of registering commands on ``main``.
-from passport.cli import admission, cards, geocode, lists  # noqa: E402,F401
+from passport.cli import admission, batch, cards, geocode, lists, reports  # noqa: E402,F401

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from passport import admission, cards, institutions, keys, qr, trust
+from passport import admission, audit, cards, institutions, issuance, keys, qr, trust
 from passport.cli import main
 from passport.cli.common import emit, fail, json_option, open_store
 from passport.rules import REASON_TEXT, benefit_sentence, site_local_today
@@ -43,6 +43,15 @@ def _require_listed(db, institution: str):
     if active is not None and institution not in active.by_id:
         fail(f"{institution} is not on the active participant list (version {active.version})")
     return active
+
+
+def _audit_issue(db, payload: str) -> None:
+    """Record a card issued here: the member id, key and expiry (never the names)."""
+    card = cards.decode(payload)
+    audit.record(db, audit.cli_actor(), "card.issued", f"{card.issuer_id}/{card.member_id}",
+                 {"institution_id": card.issuer_id, "member_id": card.member_id,
+                  "key_id": card.key_id, "expires": card.expires.isoformat(),
+                  "party_size": card.party_size})
 
 
 def _reason_text(code: str) -> str:
@@ -108,6 +117,8 @@ def card_issue(institution, member_id, names, expires, party_size, group, postal
                                   party_size=size, postal_code=postal, country=country)
         except (cards.CardIssueError, keys.KeyStoreError) as exc:
             fail(str(exc))
+        _audit_issue(db, payload)
+        issuance.record_issue(db, audit.cli_actor(), payload)  # for renewals by roster
     if out is not None:
         suffix = out.suffix.lower()
         try:
@@ -184,7 +195,7 @@ def card_verify(payload, image, on, as_json):
 
 @main.group("cards")
 def cards_group() -> None:
-    """Revoke single member cards."""
+    """Issue the cards of a whole membership; revoke a member's cards."""
 
 
 @cards_group.command("revoke")
@@ -201,9 +212,12 @@ def cards_revoke(institution, member_id, reason, as_json):
     """
     with closing(open_store()) as db:
         try:
-            added = trust.revoke_card(db, institution, member_id, reason)
+            added = trust.revoke_card(db, institution, member_id, reason,
+                                      actor=audit.cli_actor())
         except ValueError as exc:
             fail(str(exc))
+        if added:
+            issuance.record_revocation(db, audit.cli_actor(), institution, member_id)
     emit({"institution_id": institution, "member_id": member_id, "newly_revoked": added},
          as_json, lambda r: f"revoked cards of {member_id} at {institution}"
          + ("" if added else " (already revoked)"))
@@ -226,7 +240,7 @@ def _key_command(action, *args, issuer: str | None = None) -> dict:
         if issuer is not None:
             _require_listed(db, issuer)
         try:
-            return action(db, *args)
+            return action(db, *args, actor=audit.cli_actor())
         except (keys.KeyStoreError, ValueError) as exc:
             fail(str(exc))
 
@@ -351,7 +365,7 @@ def trust_import(file, as_json):
         fail(f"{file} is not JSON: {exc}")
     with closing(open_store()) as db:
         try:
-            result = trust.import_trust(db, data)
+            result = trust.import_trust(db, data, actor=audit.cli_actor())
         except trust.TrustListError as exc:
             fail(str(exc))
     emit(result, as_json, lambda r: f"imported {r['keys']} keys ({r['keys_added']} new) and "

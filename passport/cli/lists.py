@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from passport import institutions, ownsite
+from passport import audit, institutions, ownsite
 from passport.cli import main
 from passport.cli.common import emit, fail, json_option, open_store
 from passport.importer import parse_file
@@ -43,7 +43,8 @@ def _diff_text(diff: dict) -> str:
 @main.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Validate and show the diff; publish nothing.")
-@click.option("--actor", default=None, help="Who publishes (recorded with the version).")
+@click.option("--actor", default=None,
+              help="Who publishes (recorded with the version; default cli:<OS user>).")
 @click.option("--allow-site-removal", is_flag=True,
               help="Publish even though the list leaves out this kiosk's own site.")
 @json_option
@@ -78,7 +79,7 @@ def import_cmd(file: Path, dry_run: bool, actor: str | None, allow_site_removal:
     db = open_store()
     try:
         result = institutions.publish_parsed(
-            db, parsed, dry_run=dry_run, actor=actor,
+            db, parsed, dry_run=dry_run, actor=actor or audit.cli_actor(),
             own_site=ownsite.own_site_from_environment(db),
             allow_site_removal=allow_site_removal)
     except ownsite.OwnSiteRemoved as exc:
@@ -145,7 +146,8 @@ def diff(a: int, b: int, as_json: bool) -> None:
 
 @main.command()
 @click.argument("version", type=int)
-@click.option("--actor", default=None, help="Who rolls back (recorded in the history).")
+@click.option("--actor", default=None,
+              help="Who rolls back (recorded in the history; default cli:<OS user>).")
 @click.option("--allow-site-removal", is_flag=True,
               help="Activate even though that version leaves out this kiosk's own site.")
 @json_option
@@ -159,7 +161,7 @@ def rollback(version: int, actor: str | None, allow_site_removal: bool, as_json:
     """
     db = open_store(must_exist=True)
     try:
-        result = institutions.rollback(db, version, actor=actor,
+        result = institutions.rollback(db, version, actor=actor or audit.cli_actor(),
                                        own_site=ownsite.own_site_from_environment(db),
                                        allow_site_removal=allow_site_removal)
     except institutions.UnknownListVersion as exc:
