@@ -219,8 +219,9 @@ def _zip_passes(passes: Path, target: Path) -> None:
 
 
 def downloads(token: str) -> list[str]:
-    """The files of a finished run that can be downloaded, in ``DOWNLOADS`` order."""
+    """The files of a finished run that can be downloaded, in ``DOWNLOADS`` order; none
+    unless the run is done (a failed run's files were never recorded as issued)."""
     folder = run_dir(token)
-    if folder is None:
+    if folder is None or (status(token) or {}).get("state") != "done":
         return []
     return [name for name in DOWNLOADS if (folder / "out" / name).is_file()]

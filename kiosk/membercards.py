@@ -186,8 +186,7 @@ def run_status(token: str):
 @login_required("admin")
 def download(token: str, name: str):
     folder = cardruns.run_dir(token)
-    if folder is None or name not in cardruns.DOWNLOADS or \
-            not (folder / "out" / name).is_file():
-        abort(404)
+    if folder is None or name not in cardruns.downloads(token):
+        abort(404)  # unknown run or file, or a run that is not done (nothing recorded)
     return send_file(folder / "out" / name, mimetype=cardruns.DOWNLOADS[name],
                      as_attachment=True, download_name=name)

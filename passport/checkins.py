@@ -403,14 +403,12 @@ def page_checkins(
 
 def local_day_bounds(tz_name: str | None = None, now: datetime | None = None) -> tuple[str, str]:
     """Start and end (UTC ISO) of the day holding ``now`` (default: the real clock) in
-    ``tz_name`` (the server's zone when None/unknown)."""
-    try:
-        zone = ZoneInfo(tz_name) if tz_name else None
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = None
+    ``tz_name`` (UTC when None/unknown, as the reports and ``rules.site_local_today``; never
+    the server's own fixed offset, which is an hour off across a DST change)."""
+    zone = _zone(tz_name)
     local_now = _utc(now).astimezone(zone)
-    start = datetime.combine(local_now.date(), time(), local_now.tzinfo)
-    end = datetime.combine(local_now.date() + timedelta(days=1), time(), local_now.tzinfo)
+    start = datetime.combine(local_now.date(), time(), zone)
+    end = datetime.combine(local_now.date() + timedelta(days=1), time(), zone)
     return (
         start.astimezone(UTC).isoformat(timespec="microseconds"),
         end.astimezone(UTC).isoformat(timespec="microseconds"),

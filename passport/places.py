@@ -308,8 +308,9 @@ def _in_qualifier(index: _Gazetteer, qualifier: str, places: np.ndarray) -> np.n
 
 def _ranked(index: _Gazetteer, name: str, qualifiers: list[str], prefix: bool,
             country: str | None) -> np.ndarray:
-    """Positions of the places matching, best first: the preferred country's, by main name
-    before alternate, exact before prefix, then the most populous; each place once."""
+    """Positions of the places matching, best first: main names before alternate names (a
+    place's own name beats another place's alias, whatever the country), then the preferred
+    country's, exact before prefix, then the most populous; each place once."""
     low = bisect.bisect_left(index.keys, name)
     exact_end = bisect.bisect_right(index.keys, name, lo=low)
     high = bisect.bisect_left(index.keys, name + "\U0010ffff", lo=exact_end) if prefix \
@@ -322,8 +323,8 @@ def _ranked(index: _Gazetteer, name: str, qualifiers: list[str], prefix: bool,
     rows, places = rows[keep], places[keep]
     elsewhere = (index.countries.ids[places] != index.countries.id_of(country) if country
                  else np.zeros(len(rows), dtype=np.bool_))
-    order = np.lexsort((-index.population[places], rows >= exact_end,
-                        ~index.key_main[rows], elsewhere))
+    order = np.lexsort((-index.population[places], rows >= exact_end, elsewhere,
+                        ~index.key_main[rows]))
     ranked = places[order]
     _, first = np.unique(ranked, return_index=True)
     return ranked[np.sort(first)]

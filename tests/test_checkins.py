@@ -173,6 +173,22 @@ def test_local_day_bounds():
     assert end == "2026-03-09T05:00:00.000000+00:00"  # DST began that day
 
 
+def test_local_day_bounds_without_a_zone_are_utc_days(monkeypatch):
+    # never the server's own fixed offset (an hour off on a DST day); the reports agree
+    import time as clock
+
+    monkeypatch.setenv("TZ", "America/Chicago")
+    clock.tzset()
+    try:
+        noon = datetime(2026, 3, 8, 17, 0, tzinfo=UTC)
+        for unknown in (None, "Not/AZone"):
+            assert checkins.local_day_bounds(unknown, now=noon) == (
+                "2026-03-08T00:00:00.000000+00:00", "2026-03-09T00:00:00.000000+00:00")
+    finally:
+        monkeypatch.undo()
+        clock.tzset()
+
+
 # 23:59 on 15 January and 00:01 on 16 January in Los Angeles (PST, UTC-8): one UTC day,
 # two days at the site.
 BEFORE_MIDNIGHT = datetime(2026, 1, 15, 23, 59, tzinfo=ZoneInfo(LOS_ANGELES))

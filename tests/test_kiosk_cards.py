@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import threading
 import zipfile
@@ -214,3 +215,18 @@ def test_a_running_run_shows_its_progress(admin_client, kiosk_app, tmp_path):
                 cardruns.start("d" * 32, "root", None)
     finally:
         jobs.pop(token)
+
+
+def test_a_failed_run_serves_none_of_its_files(admin_client, tmp_path):
+    # its signed cards were never recorded as issued: renewals and revocations would not
+    # know them, so the page must not hand them out
+    token = "e" * 32
+    folder = tmp_path / "instance" / "card-runs" / token
+    (folder / "out").mkdir(parents=True)
+    (folder / "out" / "cards.csv").write_text("member_id,payload\nM-1,PYZ1X\n")
+    (folder / "status.json").write_text(json.dumps(
+        {"state": "failed", "stage": "recording", "done": 1, "total": 1,
+         "message": "database is locked", "result": None}))
+    status = admin_client.get(f"/admin/cards/runs/{token}/status").get_json()
+    assert (status["state"], status["downloads"]) == ("failed", [])
+    assert admin_client.get(f"/admin/cards/runs/{token}/files/cards.csv").status_code == 404

@@ -57,6 +57,12 @@ def test_a_preferred_country_picks_among_places_of_one_name():
     assert label("London, ENG", country="CA") == "London, ENG, GB"  # the text decides
 
 
+def test_a_place_s_own_name_beats_another_place_s_alias_in_the_preferred_country():
+    # GeoNames lists "Quebec" as an alternate name of New Britain, CT; a US desk typing
+    # Québec still means Quebec City (regression: it answered New Britain).
+    assert label("Québec", country="US") == label("Québec") == "Québec, QC, CA"
+
+
 def test_place_fields():
     markham = places.lookup("Markham, ON")
     assert (markham.name, markham.region, markham.country) == ("Markham", "ON", "CA")
