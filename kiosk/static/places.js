@@ -1,25 +1,27 @@
-// Town typeahead over the offline gazetteer (GET /api/v1/places, public). Wires every
-// <input data-places="URL" aria-controls="LISTBOX_ID">: typing two or more letters lists
-// matching towns (arrows + Enter or a click picks one, Esc closes); text with a digit is a
-// postal code and lists nothing. The country whose towns come first is the input's
-// data-country, or the value of the <select> named by data-country-select. Picking a town
-// puts its label ("Markham, ON, CA") in the field, keeps it in data-place, and fires a
-// "placechosen" event (detail: the place) that pages may act on. No dependencies.
+// The typeahead of the kiosk's pages (ARIA combobox + listbox), and the town typeahead over
+// the offline gazetteer (GET /api/v1/places, public) built on it.
+//
+// window.combobox(input, {search, text, data, choose, cleared}) wires an <input
+// aria-controls="LISTBOX_ID">: after a pause in typing, search(query) answers a promise of
+// options (an empty list to show nothing); text(option) is its line in the list and
+// data(option) its item's data- attributes (for tests and styles); arrows +
+// Enter or a click picks one and calls choose(option); Esc closes; typing again calls
+// cleared(). Answers to older keystrokes are ignored. planner.js uses it for its site pickers.
+//
+// Towns: every <input data-places="URL" aria-controls="LISTBOX_ID">: two or more letters list
+// matching towns; text with a digit is a postal code and lists nothing. The country whose
+// towns come first is the input's data-country, or the value of the <select> named by
+// data-country-select. Picking a town puts its label ("Markham, ON, CA") in the field, keeps
+// it in data-place, and fires a "placechosen" event (detail: the place). No dependencies.
 (() => {
   "use strict";
 
-  function wire(input) {
+  window.combobox = function combobox(input, { search, text, data, choose, cleared }) {
     const listbox = document.getElementById(input.getAttribute("aria-controls"));
-    const url = input.dataset.places;
     let options = [];
     let active = -1;
     let timer = null;
     let seq = 0; // answers to older keystrokes are ignored
-
-    function country() {
-      const select = input.dataset.countrySelect && document.getElementById(input.dataset.countrySelect);
-      return (select ? select.value : input.dataset.country) || "";
-    }
 
     function close() {
       listbox.hidden = true;
@@ -34,59 +36,78 @@
       if (index >= 0) input.setAttribute("aria-activedescendant", `${input.id}-opt-${index}`);
     }
 
-    function choose(index) {
-      const place = options[index];
-      if (!place) return;
-      input.value = place.label;
-      input.dataset.place = place.label;
+    function pick(index) {
+      const option = options[index];
+      if (!option) return;
       close();
-      input.dispatchEvent(new CustomEvent("placechosen", { detail: place, bubbles: true }));
+      choose(option);
     }
 
-    async function search() {
-      const q = input.value.trim();
+    async function update() {
       const mine = ++seq;
-      if (q.length < 2 || /\d/.test(q)) { close(); return; }
-      const params = new URLSearchParams({ q, limit: "8" });
-      if (country()) params.set("country", country());
       let found;
       try {
-        const res = await fetch(`${url}?${params}`, { headers: { Accept: "application/json" } });
-        found = res.ok ? await res.json() : [];
+        found = await search(input.value.trim());
       } catch (_) {
         found = [];
       }
       if (mine !== seq) return;
       options = found;
       listbox.replaceChildren();
-      options.forEach((place, i) => {
+      options.forEach((option, i) => {
         const li = document.createElement("li");
         li.id = `${input.id}-opt-${i}`;
         li.setAttribute("role", "option");
-        li.dataset.label = place.label;
-        li.textContent = place.label;
-        li.addEventListener("mousedown", (event) => { event.preventDefault(); choose(i); });
+        Object.assign(li.dataset, data(option));
+        li.textContent = text(option);
+        li.addEventListener("mousedown", (event) => { event.preventDefault(); pick(i); });
         listbox.append(li);
       });
-      listbox.hidden = options.length === 0;
-      input.setAttribute("aria-expanded", String(options.length > 0));
-      highlight(options.length ? 0 : -1);
+      if (!options.length) { close(); return; }
+      listbox.hidden = false;
+      input.setAttribute("aria-expanded", "true");
+      highlight(0);
     }
 
     input.addEventListener("input", () => {
-      delete input.dataset.place;
+      cleared();
       clearTimeout(timer);
-      timer = setTimeout(search, 120);
+      timer = setTimeout(update, 120);
     });
     input.addEventListener("keydown", (event) => {
       if (listbox.hidden) return;
       if (event.key === "ArrowDown") { event.preventDefault(); highlight(Math.min(active + 1, options.length - 1)); }
       else if (event.key === "ArrowUp") { event.preventDefault(); highlight(Math.max(active - 1, 0)); }
-      else if (event.key === "Enter" && active >= 0) { event.preventDefault(); choose(active); }
+      else if (event.key === "Enter" && active >= 0) { event.preventDefault(); pick(active); }
       else if (event.key === "Escape") { event.preventDefault(); close(); }
     });
     input.addEventListener("blur", () => setTimeout(close, 150));
+  };
+
+  function wireTowns(input) {
+    function country() {
+      const select = input.dataset.countrySelect && document.getElementById(input.dataset.countrySelect);
+      return (select ? select.value : input.dataset.country) || "";
+    }
+
+    window.combobox(input, {
+      async search(q) {
+        if (q.length < 2 || /\d/.test(q)) return [];
+        const params = new URLSearchParams({ q, limit: "8" });
+        if (country()) params.set("country", country());
+        const res = await fetch(`${input.dataset.places}?${params}`, { headers: { Accept: "application/json" } });
+        return res.ok ? res.json() : [];
+      },
+      text: (place) => place.label,
+      data: (place) => ({ label: place.label }),
+      choose(place) {
+        input.value = place.label;
+        input.dataset.place = place.label;
+        input.dispatchEvent(new CustomEvent("placechosen", { detail: place, bubbles: true }));
+      },
+      cleared() { delete input.dataset.place; },
+    });
   }
 
-  document.querySelectorAll("input[data-places]").forEach(wire);
+  document.querySelectorAll("input[data-places]").forEach(wireTowns);
 })();

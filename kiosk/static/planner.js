@@ -1,7 +1,8 @@
 // The member planner page (kiosk/templates/member/planner.html), an enhancement: the page
 // works without it (the server resolves typed names and renders the list).
 // - Site pickers: <input data-sites="URL" data-target="HIDDEN_ID" aria-controls="LISTBOX">
-//   list participating sites as you type (GET /api/v1/sites, the desk's search ranking);
+//   list participating sites as you type (GET /api/v1/sites, the desk's search ranking;
+//   the typeahead is places.js's window.combobox, loaded before this file);
 //   arrows + Enter or a click picks one: its name in the field, its id in the hidden input.
 //   Typing again clears the id, so the server resolves the new text.
 // - "Use my location" / "Near me" (button[data-locate]) ask the browser for its position
@@ -14,79 +15,27 @@
   if (!form) return;
 
   function wirePicker(input) {
-    const listbox = document.getElementById(input.getAttribute("aria-controls"));
     const hidden = document.getElementById(input.dataset.target);
-    let options = [];
-    let active = -1;
-    let timer = null;
-    let seq = 0;
-
-    function close() {
-      listbox.hidden = true;
-      input.setAttribute("aria-expanded", "false");
-      input.removeAttribute("aria-activedescendant");
-      active = -1;
-    }
-
-    function highlight(index) {
-      active = index;
-      Array.from(listbox.children).forEach((li, i) => li.setAttribute("aria-selected", String(i === index)));
-      if (index >= 0) input.setAttribute("aria-activedescendant", `${input.id}-opt-${index}`);
-    }
-
-    function choose(index) {
-      const site = options[index];
-      if (!site) return;
-      input.value = site.name;
-      hidden.value = site.id;
-      input.dataset.chosen = site.name;
-      close();
-    }
-
-    async function search() {
-      const q = input.value.trim();
-      const mine = ++seq;
-      if (q.length < 2) { close(); return; }
-      let found = [];
-      try {
+    if (hidden.value) input.dataset.chosen = input.value;
+    window.combobox(input, {
+      async search(q) {
+        if (q.length < 2) return [];
         const res = await fetch(`${input.dataset.sites}?${new URLSearchParams({ q, limit: "8" })}`,
           { headers: { Accept: "application/json" } });
-        found = res.ok ? (await res.json()).sites : [];
-      } catch (_) {
-        found = [];
-      }
-      if (mine !== seq) return;
-      options = found;
-      listbox.replaceChildren();
-      options.forEach((site, i) => {
-        const li = document.createElement("li");
-        li.id = `${input.id}-opt-${i}`;
-        li.setAttribute("role", "option");
-        li.dataset.id = site.id;
-        li.textContent = `${site.name} — ${[site.city, site.region || site.country].filter(Boolean).join(", ")}`;
-        li.addEventListener("mousedown", (event) => { event.preventDefault(); choose(i); });
-        listbox.append(li);
-      });
-      listbox.hidden = options.length === 0;
-      input.setAttribute("aria-expanded", String(options.length > 0));
-      highlight(options.length ? 0 : -1);
-    }
-
-    if (hidden.value) input.dataset.chosen = input.value;
-    input.addEventListener("input", () => {
-      hidden.value = "";
-      delete input.dataset.chosen;
-      clearTimeout(timer);
-      timer = setTimeout(search, 120);
+        return res.ok ? (await res.json()).sites : [];
+      },
+      text: (site) => `${site.name} — ${[site.city, site.region || site.country].filter(Boolean).join(", ")}`,
+      data: (site) => ({ id: site.id }),
+      choose(site) {
+        input.value = site.name;
+        hidden.value = site.id;
+        input.dataset.chosen = site.name;
+      },
+      cleared() {
+        hidden.value = "";
+        delete input.dataset.chosen;
+      },
     });
-    input.addEventListener("keydown", (event) => {
-      if (listbox.hidden) return;
-      if (event.key === "ArrowDown") { event.preventDefault(); highlight(Math.min(active + 1, options.length - 1)); }
-      else if (event.key === "ArrowUp") { event.preventDefault(); highlight(Math.max(active - 1, 0)); }
-      else if (event.key === "Enter" && active >= 0) { event.preventDefault(); choose(active); }
-      else if (event.key === "Escape") { event.preventDefault(); close(); }
-    });
-    input.addEventListener("blur", () => setTimeout(close, 150));
   }
 
   function field(name) {
