@@ -21,35 +21,19 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import os
 import tempfile
 import threading
 from collections.abc import Callable
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 # The same median/p99 timer as the cards section, so the two tables compare.
-from bench.registry import sample_us
+from bench.registry import environment, sample_us
 
 VISIT = "exploratorium-san-francisco"
 HOME = "oregon-museum-of-science-and-industry-portland"
 TARGET_CHECK_MEDIAN_US = 2000.0
 TARGET_CHECKIN_MEDIAN_US = 5000.0
-
-
-@contextmanager
-def _environment(**values: str):
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 class _Client:
@@ -97,7 +81,7 @@ def run(repeat: int = 1000) -> dict:
     from kiosk import create_app
     from passport import auth, cards, institutions, keys, store
 
-    with tempfile.TemporaryDirectory() as folder, _environment(
+    with tempfile.TemporaryDirectory() as folder, environment(
         PASSPORT_DB=str(Path(folder) / "bench.sqlite"),
         PASSPORT_INSTANCE=str(Path(folder) / "instance"),
     ):

@@ -14,11 +14,13 @@ other (ratio to the fastest). Modules named ``bench/cases_*.py`` are imported by
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import os
 import statistics
 import time
 import timeit
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,3 +160,22 @@ M_GREAT_CIRCLE = "geopy great_circle"
 M_GEODESIC = "geopy geodesic"
 M_BALLTREE = "BallTree haversine"
 M_PYPROJ = "pyproj Geod.inv"
+
+
+@contextlib.contextmanager
+def environment(**values: str | None) -> Iterator[None]:
+    """Environment variables set (None: unset) while a section runs, then put back."""
+    saved = {name: os.environ.get(name) for name in values}
+    try:
+        for name, value in values.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

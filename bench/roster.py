@@ -15,17 +15,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import os
 import tempfile
 import time
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bench.registry import environment
 from passport import institutions, issuance, keys, store
 
 ISSUER = "exploratorium-san-francisco"
@@ -35,22 +33,6 @@ CSV_TARGET_RATIO = 4.0
 PDF_TARGET_S = 10.0
 FIRST = ("Ada", "Grace", "Alan", "Katherine", "Zoë", "José", "Mary", "Charles")
 LAST = ("Lovelace", "Hopper", "Turing", "Johnson", "Nuñez", "Somerville", "Babbage", "Lamarr")
-
-
-@contextlib.contextmanager
-def _instance(folder: Path) -> Iterator[None]:
-    """The instance folder (and so the key secret) in ``folder`` while the bench runs."""
-    saved = {name: os.environ.get(name) for name in ("PASSPORT_INSTANCE", "PASSPORT_SECRET_KEY")}
-    os.environ["PASSPORT_INSTANCE"] = str(folder / "instance")
-    os.environ.pop("PASSPORT_SECRET_KEY", None)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _roster(path: Path, count: int) -> None:
@@ -134,7 +116,8 @@ def run(members: int = MEMBERS, sheets: int = SHEET_CARDS) -> dict:
     """Time a whole membership's cards; returns ``{"name", "results": {case: figures}}``."""
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        with _instance(folder):
+        # the instance folder (and so the key secret) in the temp folder while it runs
+        with environment(PASSPORT_INSTANCE=str(folder / "instance"), PASSPORT_SECRET_KEY=None):
             results = _figures(members, sheets, folder)
     return {"name": "roster", "results": results}
 
