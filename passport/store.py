@@ -313,10 +313,87 @@ def _m006_checkin_totals(db: sqlite_utils.Database) -> None:
     _sum_into_totals(db, 1)  # the entries logged before
 
 
+# The programs (issue 13): a profile row is a whole program as data. ``distance_rule``:
+# ``none`` (no distance rule), ``home`` (home institution more than radius_miles away),
+# ``home_and_residence`` (and the residence), ``per_site`` (each site's own distance from the
+# list's terms, NARM's ``**``/``#``). ``benefit``: what an admission gives by default
+# (general_admission > member_admission > discount > store_discount, passport/programs.py);
+# ``card_mark``: what the member's card must show; ``valid_from``/``valid_until``: the list's
+# validity window; ``min_membership``: the lowest qualifying membership (the issuing site
+# vouches). Institutions gain the terms other programs' lists carry.
+_PROGRAM_SEEDS = (
+    # name, title, radius, residence, distance_rule, benefit, discount, card_mark,
+    # min_membership, group (adults, children), individual (adults, children), sort_order
+    ("narm", "NARM (North American Reciprocal Museum Association)", 0, 0, "per_site",
+     "member_admission", None, "NARM sticker on the membership card",
+     "USD 100 membership", (2, 4), (1, 0), 2),
+    ("aza", "AZA Reciprocal Admission (zoos and aquariums)", 0, 0, "none",
+     "general_admission", None, "membership card of an AZA-accredited zoo or aquarium",
+     "host's equivalent membership", (2, 4), (1, 0), 3),
+    ("roam", "ROAM (Reciprocal Organization of Associated Museums)", 0, 0, "per_site",
+     "member_admission", None, "ROAM logo or sticker on the membership card",
+     "USD 100 membership", (2, 4), (1, 0), 4),
+    ("ahs", "American Horticultural Society Reciprocal Garden Network", 90, 0, "home",
+     "general_admission", None, "AHS RAP sticker or a garden card naming the network",
+     "host's equivalent membership", (2, 0), (1, 0), 5),
+    ("acm", "Association of Children's Museums Reciprocal Network", 0, 0, "none",
+     "discount", 50.0, "ACM logo on the membership card", "host's equivalent membership",
+     (6, 0), (6, 0), 6),
+)
+
+
+def _m007_programs(db: sqlite_utils.Database) -> None:
+    for statement in (
+        "ALTER TABLE profiles ADD COLUMN distance_rule TEXT NOT NULL DEFAULT 'home'",
+        "ALTER TABLE profiles ADD COLUMN benefit TEXT NOT NULL DEFAULT 'general_admission'",
+        "ALTER TABLE profiles ADD COLUMN discount_percent REAL",
+        "ALTER TABLE profiles ADD COLUMN card_mark TEXT",
+        "ALTER TABLE profiles ADD COLUMN min_membership TEXT",
+        "ALTER TABLE profiles ADD COLUMN valid_from TEXT",
+        "ALTER TABLE profiles ADD COLUMN valid_until TEXT",
+        "ALTER TABLE profiles ADD COLUMN sort_order INTEGER NOT NULL DEFAULT 100",
+        "UPDATE profiles SET distance_rule = 'home_and_residence', sort_order = 1, "
+        "card_mark = 'ASTC Travel Passport logo or sticker on the membership card', "
+        "min_membership = 'USD 100 group, USD 40 individual' WHERE name = 'astc'",
+        # institutions: what NARM, AZA and ROAM lists carry besides ASTC's columns
+        "ALTER TABLE institutions ADD COLUMN phone TEXT",
+        "ALTER TABLE institutions ADD COLUMN symbols TEXT",
+        "ALTER TABLE institutions ADD COLUMN site_home_within_miles REAL",
+        "ALTER TABLE institutions ADD COLUMN reciprocal_restriction INTEGER",
+        "ALTER TABLE institutions ADD COLUMN events_excluded INTEGER",
+        "ALTER TABLE institutions ADD COLUMN excluded_venue TEXT",
+        "ALTER TABLE institutions ADD COLUMN benefit_tier TEXT",
+        "ALTER TABLE institutions ADD COLUMN coord_precision TEXT",
+    ):
+        db.execute(statement)
+    for (name, title, radius, residence, rule, benefit, discount, mark, minimum,
+         group, individual, order) in _PROGRAM_SEEDS:
+        db.execute(
+            "INSERT OR IGNORE INTO profiles (name, title, radius_miles, residence_rule, "
+            "group_max_adults, group_max_children, individual_max_adults, "
+            "individual_max_children, distance_rule, benefit, discount_percent, card_mark, "
+            "min_membership, sort_order) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [name, title, radius, residence, *group, *individual, rule, benefit, discount,
+             mark, minimum, order])
+
+
+def _m008_crosswalk(db: sqlite_utils.Database) -> None:
+    pass  # issue 13: the crosswalk between programs' lists (filled in by its change)
+
+
+def _m009_token_scopes(db: sqlite_utils.Database) -> None:
+    pass  # issue 15: API token scopes and last use (filled in by its change)
+
+
+def _m010_sync(db: sqlite_utils.Database) -> None:
+    pass  # issue 14: hub enrolment, applied bundles, the check-in outbox (filled in)
+
+
 # Append new migrations; never edit or reorder a released one.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_initial, _m002_party_limits, _m003_checkin_covered, _m004_audit,
-    _m005_card_issuances, _m006_checkin_totals]
+    _m005_card_issuances, _m006_checkin_totals, _m007_programs, _m008_crosswalk,
+    _m009_token_scopes, _m010_sync]
 
 
 def migrate(db: sqlite_utils.Database) -> int:
@@ -428,7 +505,9 @@ INSTITUTION_COLUMNS = (
     "id", "name", "address", "city", "region", "country", "postal_code", "latitude",
     "longitude", "timezone", "website", "restrictions", "proof_of_residence",
     "local_radius_miles", "local_discount_percent", "reservation_required",
-    "store_discount_only", "coord_source",
+    "store_discount_only", "coord_source", "phone", "symbols", "site_home_within_miles",
+    "reciprocal_restriction", "events_excluded", "excluded_venue", "benefit_tier",
+    "coord_precision",
 )
 
 
