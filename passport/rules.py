@@ -170,16 +170,31 @@ MAX_PARTY = 50  # the most people one check-in records (a bound of the log, not 
 DEFAULT_PROFILE_NAME = "astc"  # the program a command or page means when it names none
 
 
+# What an admission can give, best first: the order "best benefit" ranks programs by.
+BENEFITS = ("general_admission", "member_admission", "discount", "store_discount")
+# How a program's distance rule reads (the profile row's ``distance_rule``).
+DISTANCE_RULES = ("none", "home", "home_and_residence", "per_site")
+
+
 @dataclass(frozen=True)
 class Profile:
-    """A reciprocal program: its radius, whether the residence rule applies, and how many
-    (adults, children) each kind of membership covers."""
+    """A reciprocal program as data: its distance rule and radius (0: no program radius),
+    whether the residence rule applies, how many (adults, children) each kind of membership
+    covers, what an admission gives, what the card must show, and the list's validity."""
 
     name: str
     title: str
     radius_miles: float
     residence_rule: bool
     membership_limits: Mapping[str, tuple[int, int]]
+    distance_rule: str = "home_and_residence"
+    benefit: str = "general_admission"
+    discount_percent: float | None = None
+    card_mark: str | None = None
+    min_membership: str | None = None
+    valid_from: str | None = None
+    valid_until: str | None = None
+    sort_order: int = 100
 
     @property
     def group_party_size(self) -> int:
@@ -190,9 +205,22 @@ class Profile:
     def from_row(cls, row: Mapping[str, Any]) -> Profile:
         limits = {kind: (int(row[f"{kind}_max_adults"]), int(row[f"{kind}_max_children"]))
                   for kind in MEMBERSHIPS}
+        discount = row.get("discount_percent")
         return cls(name=row["name"], title=row["title"], radius_miles=float(row["radius_miles"]),
                    residence_rule=bool(row["residence_rule"]),
-                   membership_limits=MappingProxyType(limits))
+                   membership_limits=MappingProxyType(limits),
+                   distance_rule=row.get("distance_rule") or (
+                       "home_and_residence" if row["residence_rule"] else "home"),
+                   benefit=row.get("benefit") or "general_admission",
+                   discount_percent=float(discount) if discount is not None else None,
+                   card_mark=row.get("card_mark"), min_membership=row.get("min_membership"),
+                   valid_from=row.get("valid_from"), valid_until=row.get("valid_until"),
+                   sort_order=int(row.get("sort_order") or 100))
+
+    @property
+    def has_radius(self) -> bool:
+        """Whether a program-wide distance from home applies (``home`` rules)."""
+        return self.distance_rule in ("home", "home_and_residence") and self.radius_miles > 0
 
 
 def benefit_sentence(profile: Profile) -> str:

@@ -33,8 +33,10 @@ def test_a_new_store_seeds_the_astc_profile(tmp_path):
 
     db = store.open_db(tmp_path / "p.sqlite")
     profile = institutions.get_profile(db)
-    assert profile == Profile(ASTC.name, ASTC.title, ASTC.radius_miles, ASTC.residence_rule,
-                              membership_limits=profile.membership_limits)
+    assert (profile.name, profile.title, profile.radius_miles, profile.residence_rule) == (
+        ASTC.name, ASTC.title, ASTC.radius_miles, ASTC.residence_rule)
+    assert profile.distance_rule == "home_and_residence" and profile.has_radius
+    assert profile.benefit == "general_admission" and profile.card_mark
     assert dict(profile.membership_limits) == ASTC_LIMITS
     assert profile.group_party_size == 6
 
