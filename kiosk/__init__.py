@@ -12,16 +12,22 @@ from kiosk import (
     admin,
     api,
     auth,
+    backups,
     clock,
     compress,
+    crosswalk,
     db,
     desk,
     errors,
+    headers,
     health,
+    hubsync,
     i18n,
     member,
     membercards,
+    network,
     planner,
+    programs,
     public,
     pwa,
     reports,
@@ -58,6 +64,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         # NORMAL: a check-in is in the WAL before the answer (survives a crash of the
         # server), without an fsync per commit; FULL adds the fsync (survives power loss).
         SQLITE_SYNCHRONOUS="NORMAL",
+        # How long a write waits for another program's lock on the store before the request
+        # answers 503 store_unavailable (docs/reliability.md, "Crashes and faults").
+        SQLITE_BUSY_TIMEOUT_MS=5000,
         # Reverse proxies in front of the kiosk that set X-Forwarded-For/-Proto/-Host
         # (werkzeug's ProxyFix trusts that many); 0: none, the peer address is the client's.
         PROXY_HOPS=0,
@@ -68,8 +77,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         TILE_URL=None,
         TILE_ATTRIBUTION=None,
         **public.CONFIG_DEFAULTS,  # the member planner's rate limit and cache time
+        **hubsync.CONFIG_DEFAULTS,  # background hub sync and the bundle-age warning
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        **security.CONFIG_DEFAULTS,  # Secure cookies, the idle timeout of staff sessions
     )
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("PASSPORT")
@@ -94,11 +105,12 @@ def _wire(app: Flask) -> None:
     app.json.sort_keys = False  # keep the documented key order (admit, reasons, ... first)
     db.init_app(app)
     security.init_app(app)
+    headers.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
     compress.init_app(app)
     i18n.init_app(app)
-    for module in (auth, desk, member, admin, membercards, reports, activity, api, planner,
-                   public, health, pwa):
+    for module in (auth, desk, member, admin, programs, crosswalk, membercards, reports,
+                   activity, api, planner, public, health, pwa, network, backups):
         app.register_blueprint(module.bp)
     app.add_url_rule("/", endpoint="index", view_func=planner.index)

@@ -20,7 +20,7 @@ from flask import (
 )
 
 from kiosk.db import get_db
-from kiosk.security import STAMP_FIELD, csrf_token, login_required
+from kiosk.security import STAMP_FIELD, csrf_token, login_required, mark_session_used
 from kiosk.throttle import SignInThrottle
 from passport import auth
 
@@ -84,6 +84,7 @@ def login():
         session.clear()
         session["user"] = user.username
         session[STAMP_FIELD] = user.session_stamp
+        mark_session_used()
         csrf_token()
         return redirect(_safe_next(request.args.get("next")))
     if g.user is not None:

@@ -58,6 +58,7 @@ class RunChoices:
     allow_expired: bool
     pass_type_id: str | None = None
     team_id: str | None = None
+    programs: str = "astc"  # what every card of the run qualifies for (cards.issue)
 
 
 def runs_dir() -> Path:
@@ -201,7 +202,8 @@ def _issue(db, folder: Path, actor: str, now: datetime, progress) -> dict:
     path = roster_path(folder)
     parsed = issuance.read_roster(db, path.read_bytes(), choices.filename, site,
                                   allow_expired=choices.allow_expired)
-    plan = issuance.plan_batch(db, parsed, site, reissue_all=choices.reissue_all)
+    plan = issuance.plan_batch(db, parsed, site, reissue_all=choices.reissue_all,
+                               programs=choices.programs)
     options = issuance.BatchOptions(base_url=choices.base_url, paper=choices.paper,
                                     revoke_missing=choices.revoke_missing,
                                     pass_signer=_load_pass_signer(folder, choices, now))

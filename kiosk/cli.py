@@ -1,14 +1,16 @@
 """The kiosk's commands for ``passport`` (entry points ``passport.commands``): ``serve`` (the
-kiosk under waitress), ``admin`` (staff users) and ``token`` (API tokens)."""
+kiosk under waitress, or gunicorn with ``--workers``), ``admin`` (staff users) and ``token``
+(API tokens)."""
 
 from __future__ import annotations
 
 import socket
 import sys
+import time
 
 import click
 
-from kiosk import create_app
+from kiosk import create_app, hubsync
 from kiosk.warmup import warm
 from passport import audit, auth
 from passport.cli.common import emit, fail, json_option, open_store
@@ -16,44 +18,32 @@ from passport.cli.common import emit, fail, json_option, open_store
 DEFAULT_ADMIN = "admin"
 
 
-@click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535),
-              help="TCP port.")
-@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
-              help="Worker threads.")
-@click.option("--load-default", is_flag=True,
-              help="Import data/institutions.csv when no participant list is active.")
-def serve(host: str, port: int, threads: int, load_default: bool) -> None:
-    """Run the kiosk (desk, member pages, admin, JSON API) with waitress.
-
-    Warms the distance kernels and loads the active list before it accepts requests, so
-    the first scan is as fast as the rest. Creates a first admin with a generated password,
-    printed once, when there is none. A newly published list is picked up without restart.
-
-    Example: PASSPORT_SITE=exploratorium-san-francisco passport serve --load-default
-    """
-    import waitress
-
-    # A port in use fails in one line before anything is written or printed. The probe is
-    # our own socket: waitress leaks its wake-up socket when its own bind fails.
+def _check_port_free(host: str, port: int) -> None:
+    """Fail in one line, before anything is written or printed, when the port is taken. The
+    probe is our own socket: waitress leaks its wake-up socket when its own bind fails."""
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         with socket.create_server((host, port), family=family):
             pass
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
-    app = create_app()
-    server = waitress.create_server(app, host=host, port=port, threads=threads,
-                                    ident="passport")
 
+
+def _prepare_store(load_default: bool) -> None:
+    """Create and migrate the store, import the shipped list when asked, and create a first
+    admin (its password printed once) when there is none. Closed again before serving: no
+    connection may cross the fork into gunicorn's workers."""
     db = open_store()
     if load_default:
         from passport import institutions
 
-        version = institutions.ensure_default_list(db)
-        if version is not None:
-            click.echo(f"Imported the shipped participant list as version {version}.")
+        started = time.perf_counter()
+        published = institutions.ensure_default_lists(db)
+        if published:
+            lists = ", ".join(f"{program} as version {version}"
+                              for program, version in published.items())
+            click.echo(f"Imported the shipped participant lists: {lists} "
+                       f"({time.perf_counter() - started:.1f} s).")
     if not auth.has_admin(db):
         password = auth.generate_password()
         try:
@@ -67,18 +57,62 @@ def serve(host: str, port: int, threads: int, load_default: bool) -> None:
             click.echo("  (shown once: keep it safe; add named staff users in /admin)")
     db.close()
 
+
+def _announce(host: str, port: int, how: str) -> None:
+    shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
+    click.echo(f"Kiosk ready at http://{shown_host}:{port}/desk  ({how}; Ctrl-C to stop)")
+    sys.stdout.flush()
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535),
+              help="TCP port.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="Threads (per worker process).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes: 1 runs waitress; more run gunicorn (about one per core).")
+@click.option("--load-default", is_flag=True,
+              help="Import the shipped lists (data/: ASTC, NARM, AZA) of the programs "
+                   "that have none yet.")
+def serve(host: str, port: int, threads: int, workers: int, load_default: bool) -> None:
+    """Run the kiosk (desk, member pages, admin, JSON API): one waitress process, or with
+    --workers N that many gunicorn worker processes, each warmed up on its own.
+
+    Warms the distance kernels and loads the active list before it accepts requests, so
+    the first scan is as fast as the rest. Creates a first admin with a generated password,
+    printed once, when there is none. A newly published list is picked up without restart.
+
+    Example: PASSPORT_SITE=exploratorium-san-francisco passport serve --load-default
+    """
+    _check_port_free(host, port)
+    # Built before any worker starts: it creates the instance's secret-key file once, which
+    # every worker then reads (workers creating it at the same moment could differ).
+    app = create_app()
+    if workers > 1:
+        from kiosk.workers import serve_workers
+
+        _prepare_store(load_default)
+        click.echo(f"Database: {app.config['DB']}")
+        serve_workers(host, port, workers, threads, lambda bound: _announce(
+            host, bound, f"{workers} worker processes"))
+        return
+    import waitress
+
+    server = waitress.create_server(app, host=host, port=port, threads=threads,
+                                    ident="passport")
+    _prepare_store(load_default)
     info = warm(app)
     click.echo(f"Database: {app.config['DB']}")
+    if hubsync.start(app) is not None:  # enrolled with a hub: sync in the background
+        click.echo(f"Syncing with the hub every {app.config['SYNC_SECONDS']} s.")
     if info["list_version"] is None:
         click.echo("No participant list is active yet: import one (passport import FILE) "
                    "or restart with --load-default.")
     else:
         click.echo(f"Participant list version {info['list_version']} "
                    f"({info['institutions']} institutions); warm in {info['seconds']:.2f} s.")
-    shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
-    click.echo(f"Kiosk ready at http://{shown_host}:{server.effective_port}/desk  "
-               "(Ctrl-C to stop)")
-    sys.stdout.flush()
+    _announce(host, server.effective_port, "1 process")
     try:
         server.run()
     except KeyboardInterrupt:
@@ -142,44 +176,71 @@ def token() -> None:
     """API tokens for clients of /api/v1 (sent as Authorization: Bearer TOKEN)."""
 
 
+SCOPE_HELP = ", ".join(auth.SCOPES)
+
+
 @token.command("create")
 @click.argument("name")
+@click.option("--scope", "scopes", multiple=True, metavar="SCOPE",
+              help=f"What the token may do, one of {SCOPE_HELP}; repeat for several. "
+                   "Default: every scope.")
 @json_option
-def token_create(name: str, as_json: bool) -> None:
+def token_create(name: str, scopes: tuple[str, ...], as_json: bool) -> None:
     """Create an API token and print it once (only its hash is stored).
 
-    Example: passport token create ticketing --json
+    Without --scope the token gets every scope (check: /check, /eligible, /institutions;
+    checkins:read and checkins:write: the log and undo; reports:read: /reports/visits).
+    In plain output the token alone goes to stdout, its scopes to stderr.
+
+    \b
+    Example:
+      passport token create ticketing --scope check --scope checkins:write --json
     """
     try:
-        token_id, value = auth.create_token(open_store(), name, actor=audit.cli_actor())
+        granted = list(auth.check_scopes(scopes or None))
+        token_id, value = auth.create_token(open_store(), name, granted,
+                                            actor=audit.cli_actor())
     except auth.AuthError as exc:
         fail(str(exc))
-    emit({"id": token_id, "name": name, "token": value}, as_json, lambda p: p["token"])
+    emit({"id": token_id, "name": name.strip(), "scopes": granted, "token": value}, as_json,
+         lambda p: p["token"])
+    if not as_json:
+        note = " (all scopes: narrow them with --scope)" if not scopes else ""
+        click.echo(f"Scopes: {' '.join(granted)}{note}", err=True)
+
+
+def _token_line(t: dict) -> str:
+    state = f"revoked {t['revoked_at']}" if t["revoked_at"] else "live"
+    used = t["last_used_at"] or "never used"
+    return f"{t['id']}\t{t['name']}\t{' '.join(t['scopes'])}\t{t['created_at']}\t{used}\t{state}"
 
 
 @token.command("list")
 @json_option
 def token_list(as_json: bool) -> None:
-    """List API tokens (names and dates, never the tokens).
+    """List API tokens: id, name, scopes, created, last used (to the minute), revoked.
+    Never the tokens themselves.
 
-    Example: passport token list
+    Example: passport token list --json
     """
     rows = auth.list_tokens(open_store(must_exist=True))
-    emit({"tokens": rows}, as_json, lambda p: "\n".join(
-        f"{t['id']}\t{t['name']}\t{'revoked ' + t['revoked_at'] if t['revoked_at'] else 'live'}"
-        for t in p["tokens"]) or "no tokens")
+    emit({"tokens": rows}, as_json,
+         lambda p: "\n".join(_token_line(t) for t in p["tokens"]) or "no tokens")
 
 
 @token.command("revoke")
-@click.argument("token_id", type=int)
+@click.argument("token_ref", metavar="ID|NAME")
 @json_option
-def token_revoke(token_id: int, as_json: bool) -> None:
-    """Revoke an API token by id (see `passport token list`).
+def token_revoke(token_ref: str, as_json: bool) -> None:
+    """Revoke an API token by id, or by name when one live token has it (see `passport
+    token list`). A revoked token is refused at once.
 
-    Example: passport token revoke 3
+    Example: passport token revoke ticketing
     """
+    db = open_store()
     try:
-        auth.revoke_token(open_store(), token_id, actor=audit.cli_actor())
+        token_id = auth.find_token(db, token_ref)
+        auth.revoke_token(db, token_id, actor=audit.cli_actor())
     except auth.AuthError as exc:
         fail(str(exc))
     emit({"id": token_id, "revoked": True}, as_json, lambda p: f"Token {p['id']} revoked.")

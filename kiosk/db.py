@@ -36,7 +36,8 @@ def get_db() -> sqlite_utils.Database:
     if "db" not in g:
         app = current_app._get_current_object()
         _ensure_store(app)
-        g.db = store.connect_migrated(app.config["DB"], app.config["SQLITE_SYNCHRONOUS"])
+        g.db = store.connect_migrated(app.config["DB"], app.config["SQLITE_SYNCHRONOUS"],
+                                      busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"])
     return g.db
 
 

@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, g, jsonify, render_template, request
 from kiosk import clock
 from kiosk.db import get_db
 from kiosk.errors import ApiError
+from kiosk.hubsync import bundle_info
 from kiosk.security import login_required
 from kiosk.site import (
     active_list_or_none,
@@ -80,6 +81,7 @@ def desk():
         max_party=rules.MAX_PARTY,
         undo_window_seconds=current_app.config["UNDO_WINDOW_SECONDS"],
         undo_window=duration_text(current_app.config["UNDO_WINDOW_SECONDS"]),
+        bundle=bundle_info(),  # the banner when the hub's bundle is older than the warning
     )
 
 

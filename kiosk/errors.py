@@ -3,8 +3,17 @@ pages get an HTML page in the app's layout saying what to do instead (errors/err
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+
 from flask import Flask, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
+
+from passport import store
+
+log = logging.getLogger(__name__)
+# Seconds a client waits before trying again after a store fault (a 503's Retry-After).
+STORE_RETRY_AFTER_SECONDS = 2
 
 HTTP_CODES = {
     400: "bad_request",
@@ -91,6 +100,26 @@ def _http_error(exc: HTTPException):
     return response
 
 
+def _store_fault(exc: Exception):
+    """A fault of the store (read-only, disk full, locked, I/O): 503 with its code and plain
+    words, on the API and the pages alike; the next request tries the store again, so the
+    kiosk works once the fault is gone. Any other database error stays a 500 (a bug)."""
+    fault = store.fault_of(exc)
+    if fault is None:
+        raise exc
+    log.warning("store fault on %s %s: %s (%s)", request.method, request.path, fault.code, exc)
+    if wants_json():
+        response = error_response(503, fault.code, str(fault))
+    else:
+        response = make_response(render_template(
+            "errors/error.html", status=503, title="The check-in database is unavailable",
+            message=str(fault)), 503)
+    response.headers["Retry-After"] = str(STORE_RETRY_AFTER_SECONDS)
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(sqlite3.Error, _store_fault)
+    app.register_error_handler(store.StoreError, _store_fault)
     app.register_error_handler(HTTPException, _http_error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
+from kiosk.hubsync import bundle_info
 from kiosk.site import active_list
 from kiosk.warmup import WARM_KEY
 from passport import institutions
@@ -21,8 +22,9 @@ def healthz():
     except institutions.NoActiveList:
         return jsonify({"status": "no_active_list",
                         "message": "no participant list is published"}), 503
+    # ``bundle``: the hub bundle's age (a site of a program network; stale past the warning)
     return jsonify({"status": "ok", "list_version": active.version,
-                    "institutions": len(active.table)})
+                    "institutions": len(active.table), "bundle": bundle_info()})
 
 
 @bp.route("/favicon.ico")

@@ -24,6 +24,7 @@ from babel import numbers
 from flask import Flask, current_app, has_request_context, request
 from flask_babel import Babel, force_locale, get_locale, get_translations
 
+from kiosk.security import cookie_secure
 from passport import rules
 from passport.words import Words
 
@@ -112,5 +113,5 @@ def _remember_choice(response):
     chosen = _known(request.args.get("lang"))
     if chosen and request.cookies.get(COOKIE) != chosen:
         response.set_cookie(COOKIE, chosen, max_age=COOKIE_MAX_AGE_SECONDS, httponly=True,
-                            samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
+                            samesite="Lax", secure=cookie_secure())
     return response

@@ -28,6 +28,8 @@ def domain_errors():
         raise bad_input(str(exc)) from exc
     except institutions.NoActiveList as exc:
         raise ApiError(503, "no_active_list", "no participant list is published yet") from exc
+    except institutions.UnknownProfile as exc:
+        raise bad_input(str(exc), "unknown_program") from exc
 
 
 def query_args(args, allowed: tuple[str, ...]) -> dict[str, str]:
@@ -91,6 +93,9 @@ def check_arguments(body: dict) -> dict:
     membership = json_text(body, "membership")
     if membership is not None:
         args["membership"] = membership
+    program = json_text(body, "program")
+    if program is not None:
+        args["program"] = program
     return args
 
 
@@ -151,7 +156,7 @@ def eligible_arguments(args) -> dict:
 
 # The member planner's query (GET /api/v1/plan, its GeoJSON and the planner page).
 PLAN_QUERY = ("home", "postal", "country", "place", "where", "lat", "lon", "residence",
-              "near", "near_place", "site", "area", "benefit", "no_proof", "limit")
+              "near", "near_place", "site", "area", "benefit", "no_proof", "program", "limit")
 _YES, _NO = frozenset({"1", "true", "yes", "on"}), frozenset({"0", "false", "no", "off"})
 
 
@@ -180,5 +185,6 @@ def plan_arguments(args) -> dict:
     with domain_errors():
         out["filters"] = planner.Filters(area=(args.get("area") or "").strip() or None,
                                          benefit=(args.get("benefit") or "").strip() or None,
-                                         no_proof=no_proof in _YES)
+                                         no_proof=no_proof in _YES,
+                                         program=(args.get("program") or "").strip() or None)
     return out

@@ -25,7 +25,7 @@ from kiosk import cardruns, clock
 from kiosk.db import get_db
 from kiosk.security import login_required
 from kiosk.site import active_list_or_none, institution_choices, kiosk_site
-from passport import audit, issuance, pkpass, roster
+from passport import audit, issuance, pkpass, programs, roster
 
 bp = Blueprint("membercards", __name__, url_prefix="/admin/cards")
 
@@ -51,7 +51,7 @@ def index():
     return render_template(
         "admin/cards.html", choices=institution_choices(active_list_or_none()),
         site=kiosk_site(), base_url=_default_base_url(), papers=PAPERS,
-        batches=issuance.recent_batches(get_db())), 200
+        batches=issuance.recent_batches(get_db()), programs=programs.programs(get_db())), 200
 
 
 def _choices(filename: str) -> cardruns.RunChoices:
@@ -69,7 +69,8 @@ def _choices(filename: str) -> cardruns.RunChoices:
         reissue_all=form.get("reissue_all") == "yes",
         allow_expired=form.get("allow_expired") == "yes",
         pass_type_id=form.get("pass_type_id", "").strip() or None,
-        team_id=form.get("team_id", "").strip() or None)
+        team_id=form.get("team_id", "").strip() or None,
+        programs=",".join(form.getlist("programs")) or "astc")
 
 
 def _pass_signer(choices: cardruns.RunChoices) -> pkpass.PassSigner | None:
@@ -138,7 +139,8 @@ def _plan(choices: cardruns.RunChoices, path: Path) -> issuance.BatchPlan:
     site = issuance.site_for(db, choices.institution_id, clock.now())
     parsed = issuance.read_roster(db, path.read_bytes(), choices.filename, site,
                                   allow_expired=choices.allow_expired)
-    return issuance.plan_batch(db, parsed, site, reissue_all=choices.reissue_all)
+    return issuance.plan_batch(db, parsed, site, reissue_all=choices.reissue_all,
+                               programs=choices.programs)
 
 
 @bp.post("/issue")

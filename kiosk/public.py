@@ -22,7 +22,7 @@ from kiosk.errors import ApiError, error_response
 from kiosk.inputs import PLAN_QUERY, bad_input, domain_errors, plan_arguments, query_args
 from kiosk.ratelimit import RateLimiter
 from kiosk.site import active_list
-from passport import admission, places, planner
+from passport import admission, institutions, places, planner, programs
 
 bp = Blueprint("public", __name__, url_prefix="/api/v1")
 
@@ -110,10 +110,13 @@ def _cache_headers(response, etag: str, vary_accept: bool):
 
 
 def plan_etag(active, args: dict[str, str], kind: str) -> str:
-    """The plan's ETag: the list version, the program's numbers, the query and the kind of
-    answer (json or geojson): everything the answer depends on."""
+    """The plan's ETag: the list version, the program's numbers, every other program's list
+    and numbers (a plan spans the home's programs), the query and the kind of answer (json
+    or geojson): everything the answer depends on."""
+    others = [[a.profile, a.version] for a in institutions.load_actives(get_db())]
     key = json.dumps([active.version, active.profile.radius_miles,
-                      active.profile.residence_rule, sorted(args.items()), kind])
+                      active.profile.residence_rule, repr(others), sorted(args.items()),
+                      kind])
     return f"plan-{active.version}-{hashlib.sha256(key.encode()).hexdigest()[:24]}"
 
 
@@ -168,6 +171,21 @@ def plan_geojson():
     return _plan_response(True, vary_accept=False)
 
 
+def _sites_text(args: dict[str, str]) -> str:
+    """``q`` as the spec bounds it (API fuzzing found longer text silently cut)."""
+    text = args.get("q", "")
+    if len(text) > places.MAX_QUERY_CHARS:
+        raise bad_input(f"'q' has at most {places.MAX_QUERY_CHARS} characters, not {len(text)}")
+    return text
+
+
+@bp.get("/programs")
+def programs_list():
+    """The programs this site decides, in order, with their rules and list versions (the
+    JSON of `passport programs --json`)."""
+    return jsonify({"programs": programs.catalogue(get_db())})
+
+
 @bp.get("/sites")
 def sites_search():
     """``?q=TEXT[&limit=N]``: participating sites for the planner's pickers, most relevant
@@ -178,7 +196,7 @@ def sites_search():
         raise bad_input(f"'limit' must be a whole number 1-{MAX_SITES_LIMIT}, not {text!r}")
     with domain_errors():
         active = active_list()
-    found = active.search_index.rank(args.get("q", "")[:200], int(text))
+    found = active.search_index.rank(_sites_text(args), int(text))
     fields = ("id", "name", "city", "region", "country")
     response = jsonify({"list_version": active.version,
                         "sites": [{f: active.records[i].get(f) for f in fields} for i in found]})

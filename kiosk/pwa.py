@@ -28,7 +28,7 @@ MANIFEST_TYPE = "application/manifest+json"
 THEME_COLOUR = "#1f2933"  # the top bar's colour
 BACKGROUND_COLOUR = "#fafafa"
 # A card payload as a link carries it: the prefix, then base32 (passport.cards).
-_PAYLOAD = re.compile(rf"^{cards.PREFIX}[A-Z2-7]{{1,4000}}$")
+_PAYLOAD = re.compile(rf"^(?:{'|'.join(cards.PREFIXES)})[A-Z2-7]{{1,4000}}$")
 
 # Fetched into the cache when the worker installs (beside what each member page asks for):
 # what the card page and the planner's map need to draw without a network.

@@ -3,6 +3,11 @@
 CSRF: every session carries a random token; every unsafe request authenticated by the
 session cookie must echo it (form field ``csrf_token`` or header ``X-CSRF-Token``).
 API clients using ``Authorization: Bearer`` carry no ambient cookie, so they are exempt.
+
+Cookies: the session cookie is HttpOnly and SameSite=Lax, and Secure when the request came
+over HTTPS (directly, or through ``PROXY_HOPS`` trusted proxies that set X-Forwarded-Proto)
+or always with ``SECURE_COOKIES`` (``PASSPORT_SECURE_COOKIES=1``). A signed-in session unused
+for ``IDLE_MINUTES`` (by the app's ``CLOCK``) is ended: the next request must sign in again.
 """
 
 from __future__ import annotations
@@ -14,9 +19,22 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-from flask import Flask, abort, g, redirect, request, session, url_for
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    flash,
+    g,
+    has_request_context,
+    redirect,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from kiosk import clock
 from kiosk.db import get_db
 from kiosk.errors import ApiError, is_api_request, wants_json
 from passport import auth
@@ -27,6 +45,15 @@ CSRF_FIELD = "csrf_token"
 STAMP_FIELD = "stamp"
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The session's last use, epoch seconds by the app's CLOCK; rewritten at most this often, so
+# a burst of desk requests does not send a new cookie with every answer.
+SEEN_FIELD = "seen"
+SEEN_RESOLUTION_SECONDS = 60
+IDLE_MESSAGE = "You were signed out after {minutes} minutes without use. Sign in again."
+CONFIG_DEFAULTS = {
+    "SECURE_COOKIES": False,  # True: Secure cookies even on requests that look like http
+    "IDLE_MINUTES": 30,  # a desk or admin session unused this long must sign in again
+}
 
 
 def instance_secret_key(instance_path: str | os.PathLike[str]) -> str:
@@ -85,8 +112,56 @@ def _load_user() -> None:
         user = auth.get_user(get_db(), username)
         if user is None or user.disabled or session.get(STAMP_FIELD) != user.session_stamp:
             session.clear()
+        elif _idle_too_long():
+            # Signed out, but the CSRF token stays: a form posted from the stale page then
+            # reaches the sign-in redirect (and this message) instead of a CSRF refusal.
+            token = session.get(CSRF_FIELD)
+            session.clear()
+            if token:
+                session[CSRF_FIELD] = token
+            minutes = current_idle_minutes()
+            flash(IDLE_MESSAGE.format(minutes=f"{minutes:g}"), "error")
         else:
             g.user = user
+
+
+def current_idle_minutes() -> float:
+    return float(current_app.config["IDLE_MINUTES"])
+
+
+def mark_session_used() -> None:
+    """Record this instant as the signed-in session's last use (at sign-in, and by
+    ``_idle_too_long`` at most once a ``SEEN_RESOLUTION_SECONDS``)."""
+    session[SEEN_FIELD] = clock.now().timestamp()
+
+
+def _idle_too_long() -> bool:
+    """True when the session was last used more than ``IDLE_MINUTES`` ago; else notes its
+    use. A session from before the idle timeout existed (no mark) starts counting now."""
+    now_s = clock.now().timestamp()
+    seen_s = session.get(SEEN_FIELD)
+    if isinstance(seen_s, (int, float)) and now_s - seen_s > current_idle_minutes() * 60:
+        return True
+    if not isinstance(seen_s, (int, float)) or now_s - seen_s >= SEEN_RESOLUTION_SECONDS:
+        session[SEEN_FIELD] = now_s
+    return False
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the cookie Secure whenever the request itself
+    came over HTTPS (or always, with ``SESSION_COOKIE_SECURE``)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return cookie_secure(app)
+
+
+def cookie_secure(app: Flask | None = None) -> bool:
+    """Whether cookies set now carry ``Secure``: ``SESSION_COOKIE_SECURE`` (set from
+    ``SECURE_COOKIES``) or a request that came over HTTPS (as ProxyFix tells it when
+    ``PROXY_HOPS`` proxies are trusted)."""
+    app = app or current_app
+    return bool(app.config["SESSION_COOKIE_SECURE"]) or (
+        has_request_context() and request.is_secure)
 
 
 def csrf_ok() -> bool:
@@ -132,6 +207,11 @@ def login_required(role: str | None = None) -> Callable:
 
 
 def init_app(app: Flask) -> None:
+    if float(app.config["IDLE_MINUTES"]) <= 0:
+        raise ValueError(f"IDLE_MINUTES must be more than 0, not {app.config['IDLE_MINUTES']}")
+    app.config["SESSION_COOKIE_SECURE"] = bool(
+        app.config["SESSION_COOKIE_SECURE"] or app.config["SECURE_COOKIES"])
+    app.session_interface = SessionInterface()
     app.before_request(_load_user)
     app.before_request(_check_csrf)
 

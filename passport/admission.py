@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
-from passport import places, plan, rules
+from passport import across, places, plan, rules
 from passport.geocode import (
     GeocodeError,
     PostalFormatError,
@@ -27,7 +27,7 @@ from passport.geocode import (
     normalize_postal,
 )
 from passport.ids import is_institution_id
-from passport.institutions import ActiveList, load_active
+from passport.institutions import ActiveList, load_active, load_actives
 
 if TYPE_CHECKING:
     from passport.cards import Card, CardCheck
@@ -305,19 +305,19 @@ def check(
     expires: Any = None,
     party: Any = None,
     membership: str | None = None,
-    profile: str = rules.DEFAULT_PROFILE_NAME,
+    program: str | None = None,
+    profile: str | None = None,
     now: datetime | None = None,
 ) -> rules.Decision:
     """Decide one visit. Exactly one of ``home`` (manual flow: staff read the printed card),
     ``card`` (a scanned payload) or ``card_image`` (path or bytes of a photo of the card).
 
-    The residence (``residence``: (lat, lon), ``{"lat","lon"}``, ``"LAT,LON"`` or
-    ``{"place": ..}``; ``residence_place``; ``postal`` + ``country``; else the card's postal
-    code) is placed offline (``Residence``); one not placed is no error but leaves
-    ``CHECK_RESIDENCE`` on an admission. ``on`` defaults to the date of ``now`` (an aware
-    instant, default the real clock) in the visited site's time zone; ``expires`` (manual
-    flow only) adds the expiry check. Raises ``CheckInputError`` for malformed input (an
-    unknown place too) and ``institutions.NoActiveList`` when no list is published.
+    ``program`` (or ``profile``) decides under that program alone; without it, under every
+    program the home, the site and the card share (``passport.across``), best benefit first.
+    The residence (``residence``, ``residence_place``, ``postal`` + ``country``, else the
+    card's: see ``_residence``) is placed offline; one not placed leaves ``CHECK_RESIDENCE``
+    on an admission. ``on`` defaults to the date of ``now`` at the visited site. Raises
+    ``CheckInputError`` for malformed input, ``NoActiveList`` when no list is published.
     """
     visit = parse_id(visit, "visit")
     home = _manual_home(home, card, card_image)
@@ -326,29 +326,72 @@ def check(
         raise CheckInputError(f"membership must be one of {sorted(rules.MEMBERSHIPS)}")
     party_obj = parse_party(party)
     given = _residence(residence, postal, country, residence_place)
-
-    active = load_active(db, profile)
+    actives = _program_lists(db, program or profile)
     if visit_on is None:
-        visit_on = site_today(active, visit, now)
+        visit_on = site_today(_listing(actives, visit), visit, now)
 
-    card_reasons: list[str] = []
-    card_json: dict | None = None
+    card_reasons, card_json = [], None
+    programs = None  # the card's programs; None: a printed card, any program
     if not home:
         result = _read_card(db, card, card_image, visit_on)
         card_reasons, card_json = list(result.reasons), _card_summary(result)
+        programs = _card_programs(result.card)
         if result.card is not None:
             home, expires_on = result.card.issuer_id, result.card.expires
             membership = membership or result.card.membership
             given = given or _card_residence(result.card)
+
+    facts = {"on": visit_on, "expires": expires_on, "party": party_obj,
+             "residence": given.point if given else None, "membership": membership,
+             "card": card_json, "card_reasons": card_reasons, "manual": card_json is None,
+             "residence_given": given.to_json() if given else None}
     try:
-        return rules.decide(
-            active, visit, home or None, on=visit_on, expires=expires_on,
-            residence=given.point if given else None, party=party_obj,
-            membership=membership, card=card_json, card_reasons=card_reasons,
-            manual=card_json is None, residence_given=given.to_json() if given else None,
-        )
+        return _decide(db, actives, visit, home or None,
+                       None if program or profile else programs, facts)
     except ValueError as exc:  # out-of-range residence caught by the engine
         raise CheckInputError(str(exc)) from None
+
+
+def _decide(db: sqlite_utils.Database, actives: list[ActiveList], visit: str,
+            home: str | None, programs: tuple[str, ...] | None, facts: dict
+            ) -> rules.Decision:
+    """``rules.decide`` under the one program given, or across the programs shared."""
+    def decide_one(active: ActiveList, visit_id: str, home_id: str | None) -> rules.Decision:
+        return rules.decide(active, visit_id, home_id, **facts)
+
+    if len(actives) == 1:
+        return decide_one(actives[0], visit, home)
+    return across.decide_across(actives, crosswalk_links(db), visit, home, programs,
+                               decide_one)
+
+
+def _program_lists(db: sqlite_utils.Database, program: str | None) -> list[ActiveList]:
+    """The active list of ``program``, or of every program with one (NoActiveList when
+    none is published)."""
+    if program is not None:
+        return [load_active(db, program)]
+    actives = load_actives(db)
+    if not actives:
+        return [load_active(db, rules.DEFAULT_PROFILE_NAME)]  # raises NoActiveList
+    return actives
+
+
+def _listing(actives: list[ActiveList], institution_id: str) -> ActiveList:
+    """The first program list that has the institution (for its time zone), else the first."""
+    return next((a for a in actives if institution_id in a.by_id), actives[0])
+
+
+def _card_programs(card: Card | None) -> tuple[str, ...]:
+    """The programs a card's membership qualifies for (version 1 cards, and a card that
+    could not be read: the default program)."""
+    return tuple(getattr(card, "programs", None) or (rules.DEFAULT_PROFILE_NAME,))
+
+
+def crosswalk_links(db: sqlite_utils.Database) -> across.Links:
+    """The crosswalk between the programs' lists (``passport.crosswalk``)."""
+    from passport import crosswalk  # cached in sys.modules: a dict lookup per check
+
+    return crosswalk.load(db)
 
 
 # --------------------------------------------------------------------------- eligible

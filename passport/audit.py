@@ -30,6 +30,7 @@ from passport.importer import inert
 ACTIONS: dict[str, str] = {
     "list.published": "published a participant list",
     "list.rolled_back": "re-activated a list version (rollback)",
+    "program.added": "added a reciprocal program",
     "roster.uploaded": "uploaded a member roster",
     "card.issued": "issued a member card",
     "cards.issued": "issued member cards in a batch",
@@ -47,6 +48,11 @@ ACTIONS: dict[str, str] = {
     "user.enabled": "enabled a staff user",
     "signin.unlocked": "unlocked sign-ins",
     "site.changed": "changed the kiosk's site",
+    "crosswalk.suggested": "suggested crosswalk pairs between two programs' lists",
+    "crosswalk.confirmed": "confirmed two programs' entries as one institution",
+    "crosswalk.rejected": "rejected a crosswalk pair (not the same institution)",
+    "hub.enrolled": "enrolled this site with a program hub",
+    "bundle.applied": "applied a signed bundle from the hub",
 }
 
 ACTION_PATTERN = re.compile(r"^[a-z][a-z_]*\.[a-z][a-z_]*$")

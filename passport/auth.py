@@ -6,16 +6,23 @@ sessions opened before a password change. An API token is
 shown once at creation; the store keeps only its SHA-256, so a leaked database does not
 leak usable tokens (the token is 256 random bits, so a plain hash is enough — no salt or
 slow hash is needed the way it is for passwords).
+
+Each token carries scopes (``SCOPES``); the kiosk's API names the one each endpoint needs.
+A token's last use is kept to the minute: the hot path writes at most once a minute per
+token, and never fails a request because that write could not be made.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import re
 import secrets
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import sqlite_utils
 from argon2 import PasswordHasher
@@ -27,6 +34,17 @@ ROLES = ("desk", "admin")
 TOKEN_PREFIX = "ppt_"
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 MIN_PASSWORD_CHARS = 12  # for new passwords; existing ones keep working
+# API token scopes and what each allows (kiosk/api.py maps every endpoint to one). A new
+# token gets all of them unless it names some; migration 9 gave older tokens these four.
+SCOPES = {
+    "check": "decide admission and look up sites (check, eligible, institutions)",
+    "checkins:read": "read the check-in log",
+    "checkins:write": "log check-ins and undo them",
+    "reports:read": "read visit reports",
+}
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+log = logging.getLogger(__name__)
 
 _hasher = PasswordHasher()
 
@@ -73,6 +91,10 @@ class ApiClient:
 
     token_id: int
     name: str
+    scopes: frozenset[str] = frozenset(SCOPES)
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes
 
 
 def _session_stamp(password_hash: str) -> str:
@@ -186,30 +208,83 @@ def _token_sha256(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_token(db: sqlite_utils.Database, name: str, *,
-                 actor: str | None = None) -> tuple[int, str]:
-    """Create an API token named ``name``; return (id, token). The token is not stored
-    (nor audited: the audit row names the token's id and name)."""
+def check_scopes(scopes: Iterable[str] | None) -> tuple[str, ...]:
+    """``scopes`` validated, in ``SCOPES`` order; None means every scope."""
+    if scopes is None:
+        return tuple(SCOPES)
+    wanted = {scope.strip() for scope in scopes}
+    unknown = sorted(wanted - set(SCOPES))
+    if unknown:
+        raise AuthError(f"unknown scope {unknown[0]!r}: use {', '.join(SCOPES)}")
+    if not wanted:
+        raise AuthError(f"give a token at least one scope ({', '.join(SCOPES)})")
+    return tuple(scope for scope in SCOPES if scope in wanted)
+
+
+def create_token(db: sqlite_utils.Database, name: str, scopes: Iterable[str] | None = None,
+                 *, actor: str | None = None) -> tuple[int, str]:
+    """Create an API token named ``name`` with ``scopes`` (None: all of ``SCOPES``); return
+    (id, token). The token is not stored (nor audited: the audit row names the token's id,
+    name and scopes)."""
     name = name.strip()
     if not name or len(name) > 100:
         raise AuthError("token name must be 1-100 characters")
+    granted = check_scopes(scopes)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token_id = store.insert_api_token(db, name, _token_sha256(token))
-    audit.record(db, actor, "token.created", str(token_id), {"token_name": name})
+    token_id = store.insert_api_token(db, name, _token_sha256(token), " ".join(granted))
+    audit.record(db, actor, "token.created", str(token_id),
+                 {"token_name": name, "scopes": list(granted)})
     return token_id, token
 
 
-def verify_token(db: sqlite_utils.Database, token: str) -> ApiClient | None:
-    """The live (not revoked) token's client, else None."""
+def verify_token(db: sqlite_utils.Database, token: str,
+                 now: datetime | None = None) -> ApiClient | None:
+    """The live (not revoked) token's client, else None; notes the use at ``now`` (default:
+    the current time) when the last noted use is a minute old or more."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     row = store.get_live_api_token_row(db, _token_sha256(token))
-    return ApiClient(row["id"], row["name"]) if row else None
+    if row is None:
+        return None
+    _note_use(db, row, (now or datetime.now(UTC)).astimezone(UTC))
+    return ApiClient(row["id"], row["name"], frozenset(row["scopes"].split()))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds")
+
+
+def _note_use(db: sqlite_utils.Database, row: dict, now: datetime) -> None:
+    last = row["last_used_at"]
+    if last is not None and now - datetime.fromisoformat(last) < LAST_USED_RESOLUTION:
+        return
+    try:
+        store.touch_api_token(db, row["id"], _iso(now), _iso(now - LAST_USED_RESOLUTION))
+    except sqlite3.OperationalError as exc:
+        # A read-only, full or locked store must not refuse a valid client: the last-used
+        # time is information for admins, not part of the answer.
+        log.warning("could not note the use of API token %s: %s", row["id"], exc)
 
 
 def list_tokens(db: sqlite_utils.Database) -> list[dict]:
-    """Tokens as ``{id, name, created_at, revoked_at}`` (never the token itself)."""
-    return store.list_api_token_rows(db)
+    """Tokens as ``{id, name, scopes (list), created_at, last_used_at, revoked_at}`` (never
+    the token itself)."""
+    return [{**row, "scopes": row["scopes"].split()} for row in store.list_api_token_rows(db)]
+
+
+def find_token(db: sqlite_utils.Database, ref: str) -> int:
+    """The id of the token ``ref`` names: digits are an id, anything else the name of one
+    live token (``AuthError`` when no live token or several have that name)."""
+    ref = ref.strip()
+    if ref.isdigit():
+        return int(ref)
+    ids = store.live_api_token_ids_named(db, ref)
+    if not ids:
+        raise AuthError(f"no live API token named {ref!r}")
+    if len(ids) > 1:
+        raise AuthError(f"{len(ids)} live API tokens are named {ref!r} "
+                        f"(ids {', '.join(map(str, ids))}): give the id")
+    return ids[0]
 
 
 def revoke_token(db: sqlite_utils.Database, token_id: int, *,

@@ -28,6 +28,17 @@ Body (integers big-endian)::
     u8   name count    1..8, then each name as u8 length + UTF-8 (1..64 bytes)
     [residence]        2 B country (ISO 3166 alpha-2, A-Z) + str postal code (1..12)
 
+Format version 2 (``PYZ2``, signed over ``b"PYZ2" + body``) is version 1's body followed by
+the programs the member's membership qualifies for (the issuing site vouches)::
+
+    u8   programs      bit i (0..5): PROGRAM_REGISTRY[i] (astc, narm, aza, roam, ahs, acm);
+                       bit 6: 0; bit 7: other program ids follow
+    [other programs]   u8 count 1..8, then each id packed like the issuer id (1..20
+                       characters of a-z 0-9 -), sorted, none of the registry's
+
+A version 1 card means ASTC only (``Card.programs == ("astc",)``); ``issue`` writes version 2
+only when the programs are not ASTC alone, so ASTC-only cards stay byte for byte as before.
+
 Decoding is strict: one encoding per card (canonical base32, no spare bytes, no unknown
 flags), so any change to the text is a change to the signed bytes.
 """
@@ -50,13 +61,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from nacl.bindings import crypto_sign_open
 from nacl.exceptions import BadSignatureError
 
-from passport import keys
+from passport import keys, store
 from passport.ids import check_institution_id, is_key_id
 from passport.trust import TrustedKey, is_card_revoked, trust_snapshot, trusted_key
 
 PREFIX = "PYZ1"
-_PREFIX_BYTES = PREFIX.encode("ascii")
-FORMAT_VERSION = 1
+PREFIX_V2 = "PYZ2"
+PREFIXES = (PREFIX, PREFIX_V2)  # by format version - 1
+FORMAT_VERSION = 1  # ASTC-only cards
+FORMAT_VERSION_PROGRAMS = 2  # cards that name their programs
+# Program ids a version 2 card carries as one bit each, in this order, forever (append only
+# while bit 6 is free); other ids are spelled out after them.
+PROGRAM_REGISTRY = ("astc", "narm", "aza", "roam", "ahs", "acm")
+DEFAULT_PROGRAMS = ("astc",)  # what a version 1 card means
+MAX_PROGRAMS = 8
 SIGNATURE_BYTES = 64
 MAX_PAYLOAD_CHARS = 1200  # far above any real card; cuts fuzzed or pasted junk short
 MAX_TEXT_BYTES = 64
@@ -79,6 +97,9 @@ _SLUG_RE = re.compile(r"[a-z0-9-]{1,100}")
 _POSTAL_RE = re.compile(r"[A-Z0-9][A-Z0-9 -]{0,10}[A-Z0-9]|[A-Z0-9]")
 _COUNTRY_RE = re.compile(r"[A-Z]{2}")
 _SLUG_BYTES = [0] + [((37**n - 1).bit_length() + 7) // 8 for n in range(1, 101)]
+_PROGRAM_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,19}")
+_PROGRAM_OTHERS = 0x80  # bit 7 of the programs byte
+_PROGRAM_BITS = (1 << len(PROGRAM_REGISTRY)) - 1
 
 
 class CardIssueError(ValueError):
@@ -106,6 +127,8 @@ class Card:
     expires: date
     postal_code: str | None = None
     country: str | None = None
+    # the programs the membership qualifies for (version 1: ASTC only)
+    programs: tuple[str, ...] = DEFAULT_PROGRAMS
 
     @property
     def membership(self) -> str:
@@ -125,6 +148,7 @@ class Card:
             "expires": self.expires.isoformat(),
             "postal_code": self.postal_code,
             "country": self.country,
+            "programs": list(self.programs),
         }
 
 
@@ -162,8 +186,10 @@ _AZERTY_BACK = str.maketrans({
 })
 # German, Austrian and Swiss QWERTZ layouts trade Y and Z; digits and other letters agree.
 _QWERTZ_BACK = str.maketrans({"Y": "Z", "Z": "Y"})
-_AZERTY_PREFIX = PREFIX.translate(str.maketrans({"Z": "W", "1": "&"}))  # "PYW&"
-_QWERTZ_PREFIX = PREFIX.translate(_QWERTZ_BACK)  # "PZY1"
+# How each version's prefix arrives through those layouts: "PYW&"/"PYWé" and "PZY1"/"PZY2".
+_AZERTY_PREFIXES = tuple(p.translate(str.maketrans({"Z": "W", "1": "&", "2": "é"}))
+                         for p in PREFIXES)
+_QWERTZ_PREFIXES = tuple(p.translate(_QWERTZ_BACK) for p in PREFIXES)
 _ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
@@ -178,8 +204,8 @@ def normalize_scan(text: str) -> str:
     2. Caps Lock: text with lower-case ASCII letters and no upper-case ones is upper-cased
        (the payload has no lower case; mixed case is left alone and fails).
     3. Keyboard layout, recognised from the prefix as typed, then mapped back over the whole
-       text: ``PZY1`` = German/Austrian/Swiss QWERTZ (Y and Z swapped back); ``PYW&`` =
-       French/Belgian AZERTY (A/Q, Z/W, "?"->M and the digit-row symbols
+       text: ``PZY1`` (``PZY2``) = German/Austrian/Swiss QWERTZ (Y and Z swapped back);
+       ``PYW&`` (``PYWé``) = French/Belgian AZERTY (A/Q, Z/W, "?"->M and the digit-row symbols
        ``& é " ' ( - è _ ç à`` -> ``1..0``, Belgian ``§``->6, ``!``->8).
 
     Both layout prefixes differ from ``PYZ1`` in two places, so no single typo triggers a
@@ -202,9 +228,9 @@ def normalize_scan(text: str) -> str:
         )
         if re.search("[a-z]", kept) and not re.search("[A-Z]", kept):
             kept = kept.translate(_ASCII_UPPER)
-    if kept.startswith(_QWERTZ_PREFIX):
+    if kept.startswith(_QWERTZ_PREFIXES):
         kept = kept.translate(_QWERTZ_BACK)
-    elif kept.startswith(_AZERTY_PREFIX):
+    elif kept.startswith(_AZERTY_PREFIXES):
         kept = kept.translate(_AZERTY_BACK)
     return kept
 
@@ -248,8 +274,57 @@ def _check_residence(postal_code: object, country: object) -> None:
         raise CardIssueError(f"not a two-letter country code: {country!r}")
 
 
+def canonical_programs(programs: Sequence[str] | str) -> tuple[str, ...]:
+    """Program ids as a card carries them: the registry's in its order, then the others
+    sorted; raises CardIssueError for a bad, repeated or missing id. ``"astc, narm"`` and
+    ``["narm", "astc"]`` both give ``("astc", "narm")``."""
+    if isinstance(programs, str):
+        programs = [p.strip() for p in programs.split(",") if p.strip()]
+    ids = list(programs)
+    for program in ids:
+        if not isinstance(program, str) or not _PROGRAM_RE.fullmatch(program):
+            raise CardIssueError(f"not a program id (1 to 20 of a-z 0-9 -): {program!r}")
+    if len(set(ids)) != len(ids):
+        raise CardIssueError(f"a program is named twice: {', '.join(ids)}")
+    if not 1 <= len(ids) <= MAX_PROGRAMS:
+        raise CardIssueError(f"a card names 1 to {MAX_PROGRAMS} programs, not {len(ids)}")
+    known = [p for p in PROGRAM_REGISTRY if p in ids]
+    return (*known, *sorted(p for p in ids if p not in PROGRAM_REGISTRY))
+
+
+def check_known_programs(db: sqlite_utils.Database, programs: Sequence[str] | str
+                         ) -> tuple[str, ...]:
+    """``canonical_programs``, each of them a program of this store (a typo on a card would
+    be vouched for and signed): CardIssueError names the unknown one."""
+    chosen = canonical_programs(programs)
+    for program in chosen:
+        # the profiles' own read (passport.programs sits above this module)
+        if store.get_profile_row(db, program) is None:
+            raise CardIssueError(f"no program {program!r} in this store (see `passport "
+                                 "programs`)")
+    return chosen
+
+
+def card_version(programs: Sequence[str]) -> int:
+    """The format version a card of these (canonical) programs is written in: 1 for ASTC
+    alone (as every card before version 2), else 2."""
+    return FORMAT_VERSION if tuple(programs) == DEFAULT_PROGRAMS else FORMAT_VERSION_PROGRAMS
+
+
+def _check_programs(card: Card) -> None:
+    if card.version not in (FORMAT_VERSION, FORMAT_VERSION_PROGRAMS):
+        raise CardIssueError(f"cannot write card format version {card.version!r}")
+    if not isinstance(card.programs, tuple) or canonical_programs(card.programs) != card.programs:
+        raise CardIssueError(f"programs must be a tuple in canonical order "
+                             f"(canonical_programs): {card.programs!r}")
+    if card.version == FORMAT_VERSION and card.programs != DEFAULT_PROGRAMS:
+        raise CardIssueError(f"a version 1 card means ASTC only; programs "
+                             f"{', '.join(card.programs)} need version 2")
+
+
 def _check_fields(card: Card) -> None:
     """Raise CardIssueError unless every field is within the format (issue and decode)."""
+    _check_programs(card)
     _check_issuer(card.issuer_id)
     if not is_key_id(card.key_id):
         raise CardIssueError(f"not a key id: {card.key_id!r}")
@@ -296,6 +371,22 @@ def _body(card: Card) -> bytes:
         out += _text_bytes(name)
     if card.postal_code is not None:
         out += card.country.encode("ascii") + _text_bytes(card.postal_code)
+    if card.version == FORMAT_VERSION_PROGRAMS:
+        out += _programs_bytes(card.programs)
+    return bytes(out)
+
+
+def _programs_bytes(programs: tuple[str, ...]) -> bytes:
+    bits = 0
+    for i, program in enumerate(PROGRAM_REGISTRY):
+        if program in programs:
+            bits |= 1 << i
+    others = [p for p in programs if p not in PROGRAM_REGISTRY]
+    if not others:
+        return bytes([bits])
+    out = bytearray([bits | _PROGRAM_OTHERS, len(others)])
+    for program in others:
+        out += _issuer_bytes(program)[1]  # always packed: program ids are slugs
     return bytes(out)
 
 
@@ -339,10 +430,9 @@ def sign(card: Card, private_key: Ed25519PrivateKey) -> str:
     ``card.key_id`` must be the id of that key (``passport.keys.key_id_for``).
     """
     _check_fields(card)
-    if card.version != FORMAT_VERSION:
-        raise CardIssueError(f"cannot write card format version {card.version!r}")
     body = _body(card)
-    return PREFIX + _b32(body + private_key.sign(_PREFIX_BYTES + body))
+    prefix = PREFIXES[card.version - 1]
+    return prefix + _b32(body + private_key.sign(prefix.encode("ascii") + body))
 
 
 def _u8_at(body: bytes, pos: int) -> int:
@@ -387,18 +477,62 @@ def _unpack_slug(count: int, packed: bytes) -> str:
     return "".join(reversed(chars))
 
 
-def _decode(text: str) -> tuple[Card, bytes, bytes]:
-    """Split a normalized payload into (card, signed message, signature) or raise _Malformed."""
+def _split(text: str) -> tuple[int, bytes, bytes]:
+    """(format version, body, signature) of a normalized payload, or raise _Malformed."""
     if len(text) > MAX_PAYLOAD_CHARS:
         raise _Malformed("too long for a card")
-    if not text.startswith(PREFIX):
+    prefix = text[:len(PREFIX)]
+    if prefix not in PREFIXES:
         if text.startswith(PREFIX[:3]):
             raise _Malformed(f"unsupported card format version {text[3:4]!r}")
-        raise _Malformed("not a Passport card (no PYZ1 prefix)")
+        raise _Malformed("not a Passport card (no PYZ1 or PYZ2 prefix)")
     raw = _unb32(text[len(PREFIX):])
     if len(raw) <= SIGNATURE_BYTES:
         raise _Malformed("too short to hold a signature")
-    body, signature = raw[:-SIGNATURE_BYTES], raw[-SIGNATURE_BYTES:]
+    return PREFIXES.index(prefix) + 1, raw[:-SIGNATURE_BYTES], raw[-SIGNATURE_BYTES:]
+
+
+def _residence_at(body: bytes, pos: int) -> tuple[str, str, int]:
+    """(postal code, country, offset after them) at ``pos``."""
+    if pos + 2 > len(body):
+        raise _Malformed("the body ends early")
+    try:
+        country = body[pos:pos + 2].decode("ascii")
+    except UnicodeDecodeError:
+        raise _Malformed("country is not ASCII") from None
+    postal_code, pos = _text_at(body, pos + 2, "postal code")
+    return postal_code, country, pos
+
+
+def _programs_at(body: bytes, pos: int) -> tuple[tuple[str, ...], int]:
+    """A version 2 card's programs at ``pos`` (canonical only) and the offset after them."""
+    bits = _u8_at(body, pos)
+    pos += 1
+    if bits & ~(_PROGRAM_BITS | _PROGRAM_OTHERS):
+        raise _Malformed("unknown program bits")
+    programs = [p for i, p in enumerate(PROGRAM_REGISTRY) if bits & (1 << i)]
+    if bits & _PROGRAM_OTHERS:
+        count = _u8_at(body, pos)
+        if count == 0:
+            raise _Malformed("other programs flagged but none follow")
+        pos += 1
+        for _ in range(count):
+            program, pos = _issuer_at(body, pos, False)
+            if program in PROGRAM_REGISTRY:
+                raise _Malformed(f"program {program!r} spelled out: it has a bit")
+            programs.append(program)
+    try:
+        canonical = canonical_programs(programs)
+    except CardIssueError as exc:
+        raise _Malformed(str(exc)) from None
+    if canonical != tuple(programs):
+        raise _Malformed("programs not in canonical order")
+    return canonical, pos
+
+
+def _decode(text: str) -> tuple[Card, bytes, bytes]:
+    """Split a normalized payload into (card, signed message, signature) or raise _Malformed."""
+    version, body, signature = _split(text)
     flags = body[0]
     if flags & ~(_FLAG_RESIDENCE | _FLAG_ISSUER_UTF8):
         raise _Malformed("unknown flags")
@@ -417,17 +551,14 @@ def _decode(text: str) -> tuple[Card, bytes, bytes]:
         names.append(name)
     postal_code = country = None
     if flags & _FLAG_RESIDENCE:
-        if pos + 2 > len(body):
-            raise _Malformed("the body ends early")
-        try:
-            country = body[pos:pos + 2].decode("ascii")
-        except UnicodeDecodeError:
-            raise _Malformed("country is not ASCII") from None
-        postal_code, pos = _text_at(body, pos + 2, "postal code")
+        postal_code, country, pos = _residence_at(body, pos)
+    programs = DEFAULT_PROGRAMS
+    if version == FORMAT_VERSION_PROGRAMS:
+        programs, pos = _programs_at(body, pos)
     if pos != len(body):
         raise _Malformed("bytes left over after the last field")
     # The checks of _check_fields in its order, less those the byte layout always passes
-    # (key id, expiry range, postal code and country given together).
+    # (key id, expiry range, postal code and country given together; programs checked above).
     try:
         _check_issuer(issuer_id)
         _check_people(member_id, names, party_size)
@@ -437,9 +568,9 @@ def _decode(text: str) -> tuple[Card, bytes, bytes]:
         raise _Malformed(str(exc)) from None
     if (flags & _FLAG_ISSUER_UTF8) and _SLUG_RE.fullmatch(issuer_id):
         raise _Malformed("issuer id should have been packed")
-    card = Card(FORMAT_VERSION, issuer_id, key_id, member_id, tuple(names), party_size,
-                expires, postal_code, country)
-    return card, _PREFIX_BYTES + body, signature
+    card = Card(version, issuer_id, key_id, member_id, tuple(names), party_size,
+                expires, postal_code, country, programs)
+    return card, PREFIXES[version - 1].encode("ascii") + body, signature
 
 
 @lru_cache(maxsize=4096)  # a desk sees the same few expiry dates over and over
@@ -573,17 +704,22 @@ def issue(
     party_size: int = 1,
     postal_code: str | None = None,
     country: str | None = None,
+    programs: Sequence[str] | str | None = None,
 ) -> str:
     """Sign a card with the institution's current key and return its payload.
 
     ``party_size`` 1 is an individual membership; a group membership covers the
-    program's ``Profile.group_party_size``. Postal codes and countries are upper-cased. Raises
+    program's ``Profile.group_party_size``. Postal codes and countries are upper-cased.
+    ``programs``: the programs the membership qualifies for, each a program of this store
+    (default ASTC alone: a version 1 card; any other set: version 2). Raises
     ``CardIssueError`` for a bad field, ``keys.KeyStoreError`` when the institution has
     no signing key. Example::
 
         payload = issue(db, "exploratorium-san-francisco", "M-1042", ["Ada Lovelace"],
-                        date(2027, 6, 30), postal_code="94111", country="US")
+                        date(2027, 6, 30), postal_code="94111", country="US",
+                        programs=["astc", "narm"])
     """
+    chosen = check_known_programs(db, DEFAULT_PROGRAMS if programs is None else programs)
     if isinstance(names, str):
         names = [names]
     if postal_code is not None:
@@ -592,8 +728,8 @@ def issue(
         country = country.strip().upper()
     _check_issuer(institution_id)
     key_id, private_key = keys.signing_key(db, institution_id)
-    card = Card(FORMAT_VERSION, institution_id, key_id, member_id, tuple(names), party_size,
-                expires, postal_code, country)
+    card = Card(card_version(chosen), institution_id, key_id, member_id, tuple(names),
+                party_size, expires, postal_code, country, chosen)
     _check_fields(card)
     if is_card_revoked(db, institution_id, member_id):
         raise CardIssueError(

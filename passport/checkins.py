@@ -228,6 +228,7 @@ def log_checkin(
         "undoes": None,
         "card_key_id": card.get("key_id"),
         "covered": data.get("covered"),
+        "program": data.get("program"),
     }
     try:
         checkin_id = store.insert_checkin(db, row)

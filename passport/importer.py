@@ -15,8 +15,16 @@ Columns (header names are matched case-insensitively; spaces and hyphens count a
 ``address``, ``city``, ``region``, ``website``, ``restrictions`` (free text shown to staff and
 members), ``timezone`` (computed from the coordinates when absent) and the structured terms
 ``proof_of_residence``, ``reservation_required``, ``store_discount_only`` (yes/no),
-``local_radius_miles``, ``local_discount_percent`` (numbers). Other columns are ignored and
-reported as a warning.
+``local_radius_miles``, ``local_discount_percent`` (numbers). Other programs' lists add
+``phone``, ``symbols`` (NARM), ``excluded_venue``, ``benefit`` (AZA) and ``coord_precision``
+(``passport.listterms`` reads them into terms). Other columns are ignored and reported as a
+warning.
+
+Where a program has no program-wide radius (``place_by_town``), a row without coordinates or
+postal code is placed at its town's centre by the offline gazetteer (``passport.places``) and
+the import report lists it; for a program with a radius such a row stays an error (a town's
+centre is too rough at the boundary). Country ``PR`` (and the other US territories' ISO codes)
+is read as country ``US`` with that region, as USPS addresses and the ASTC list write it.
 
 Spreadsheet formula injection: text that starts with ``=``, ``+``, ``-``, ``@`` (or a tab or
 carriage return) is stored with a leading ``'`` so that no spreadsheet ever evaluates it,
@@ -50,6 +58,20 @@ from passport.geocode import (
     timezone_at,
 )
 from passport.ids import is_institution_id
+from passport.listterms import (
+    FILE_COLUMNS,
+    GAZETTEER_SOURCE,
+    RECORD_COLUMNS,
+    read_precision,
+    read_terms,
+    split_name_marker,
+)
+from passport.uploadlimits import (
+    UploadLimitError,
+    check_cell_count,
+    check_xlsx,
+    load_json,
+)
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # a full program list is ~60 KB; 5 MB leaves room for XLSX
 MAX_ROWS = 20_000
@@ -71,8 +93,15 @@ NUMBER_COLUMNS = {"local_radius_miles": (0.0, 1000.0), "local_discount_percent":
 KNOWN_COLUMNS = (
     "id", "name", "address", "city", "region", "country", "postal_code", "latitude",
     "longitude", "timezone", "website", "restrictions", *BOOL_COLUMNS, *NUMBER_COLUMNS,
-    "coord_source",
+    "coord_source", *FILE_COLUMNS,
 )
+# The keys of a validated record: the known columns (``benefit`` is read as
+# ``benefit_tier``) and the terms they become.
+RECORD_KEYS = tuple(dict.fromkeys([*(c for c in KNOWN_COLUMNS if c != "benefit"),
+                                   *RECORD_COLUMNS]))
+# US territories by their ISO codes, which are also their USPS region codes: stored as
+# country US with that region (the ASTC list's form; the country box of US covers them).
+US_TERRITORIES = ("PR", "VI", "GU", "AS", "MP")
 HEADER_ALIASES = {
     "lat": "latitude", "lat_deg": "latitude", "lon": "longitude", "lng": "longitude",
     "long": "longitude", "lon_deg": "longitude", "zip": "postal_code", "zip_code": "postal_code",
@@ -175,8 +204,9 @@ def normalize_header(name: Any) -> str:
 
 # --------------------------------------------------------------------------- entry points
 
-def parse_file(path: str | Path) -> ParsedList:
-    """Read and validate the upload at ``path`` (CSV, XLSX or JSON by content and name)."""
+def parse_file(path: str | Path, *, place_by_town: bool = False) -> ParsedList:
+    """Read and validate the upload at ``path`` (CSV, XLSX or JSON by content and name);
+    ``place_by_town``: place rows without coordinates at their town (module docstring)."""
     file_path = Path(path)
     try:
         size = file_path.stat().st_size
@@ -185,16 +215,16 @@ def parse_file(path: str | Path) -> ParsedList:
                                             f"{exc.strerror or exc}")]) from exc
     if size > MAX_UPLOAD_BYTES:
         raise ListValidationError([_too_large(size)])
-    return parse_bytes(file_path.read_bytes(), file_path.name)
+    return parse_bytes(file_path.read_bytes(), file_path.name, place_by_town=place_by_town)
 
 
-def parse_bytes(data: bytes, filename: str) -> ParsedList:
+def parse_bytes(data: bytes, filename: str, *, place_by_town: bool = False) -> ParsedList:
     """Read and validate an upload given as bytes (a web upload); ``filename`` picks the type."""
     if len(data) > MAX_UPLOAD_BYTES:
         raise ListValidationError([_too_large(len(data))])
     warnings_out: list[str] = []
     header, rows, header_row = read_table(data, filename, warnings_out, LIST_SHAPE)
-    records = _validate(header, rows, header_row, warnings_out)
+    records = _validate(header, rows, header_row, warnings_out, place_by_town)
     return ParsedList(
         records=records,
         source_name=Path(filename).name,
@@ -239,6 +269,10 @@ def read_table(data: bytes, filename: str, warnings_out: list[str],
         if suffix != ".xlsx":
             raise _file_error(f"the file is named {suffix} but is a ZIP/XLSX archive; "
                               "name it .xlsx or export it as CSV")
+        try:
+            check_xlsx(data)  # before openpyxl inflates anything (uploadlimits: ZIP bombs)
+        except UploadLimitError as exc:
+            raise _file_error(f"refused: {exc}") from None
         return _read_xlsx(data, shape)
     if suffix == ".xlsx":
         raise _file_error("the file is named .xlsx but is not an Excel workbook")
@@ -336,34 +370,53 @@ def _read_xlsx(data: bytes, shape: TableShape) -> tuple[list[str], Rows, int]:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
+    # openpyxl documents no exceptions; on a damaged or hostile workbook it raises these
+    # (atheris, tests/fuzz: the XML parser's ParseError, a SyntaxError; TypeError and
+    # IndexError from elements and attributes outside the schema), while loading and, as
+    # read-only sheets are parsed lazily, while iterating rows.
+    unreadable = (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError,
+                  SyntaxError, TypeError, IndexError, AttributeError)
     try:
         # openpyxl warns about styles/extensions it does not know; they do not matter here.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
+    except unreadable as exc:
         raise _file_error("the file is not a readable Excel .xlsx workbook") from exc
     try:
-        sheet = workbook.worksheets[0]
-        header: list[str] | None = None
-        header_row = 0
-        rows: Rows = []
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for row_number, cells in enumerate(sheet.iter_rows(min_row=1, values_only=True),
-                                               start=1):
-                if header is None:
-                    if not any(_cell_text(c) for c in cells):
-                        continue
-                    header, header_row = [shape.normalize(c) for c in cells], row_number
-                    continue
-                if not any(_cell_text(c) for c in cells):
-                    continue  # read-only sheets report formatted-but-empty rows
-                rows.append((row_number, _cells_to_row(header, list(cells), row_number)))
-                if len(rows) > shape.max_rows:
-                    raise _file_error(f"more than {shape.max_rows} rows")
+        return _xlsx_table(workbook.worksheets[0], shape)
+    except ListValidationError:
+        raise
+    except unreadable as exc:
+        raise _file_error("the file is not a readable Excel .xlsx workbook") from exc
     finally:
         workbook.close()
+
+
+def _xlsx_table(sheet: Any, shape: TableShape) -> tuple[list[str], Rows, int]:
+    """``_read_xlsx`` of one sheet: the header is the first row with text."""
+    header: list[str] | None = None
+    header_row = cells_seen = 0
+    rows: Rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for row_number, cells in enumerate(sheet.iter_rows(min_row=1, values_only=True),
+                                           start=1):
+            cells_seen += max(len(cells), 1)  # <dimension> is optional or may lie
+            try:
+                check_cell_count(cells_seen)
+            except UploadLimitError as exc:
+                raise _file_error(f"refused: {exc}") from None
+            if header is None:
+                if not any(_cell_text(c) for c in cells):
+                    continue
+                header, header_row = [shape.normalize(c) for c in cells], row_number
+                continue
+            if not any(_cell_text(c) for c in cells):
+                continue  # read-only sheets report formatted-but-empty rows
+            rows.append((row_number, _cells_to_row(header, list(cells), row_number)))
+            if len(rows) > shape.max_rows:
+                raise _file_error(f"more than {shape.max_rows} rows")
     if header is None:
         raise _file_error("the workbook's first sheet is empty")
     return header, rows, header_row
@@ -371,7 +424,9 @@ def _read_xlsx(data: bytes, shape: TableShape) -> tuple[list[str], Rows, int]:
 
 def _read_json(text: str, shape: TableShape) -> tuple[None, Rows]:
     try:
-        document = json.loads(text)
+        document = load_json(text)  # nesting bounded (uploadlimits.MAX_JSON_DEPTH)
+    except UploadLimitError as exc:
+        raise _file_error(f"refused: {exc}") from None
     except json.JSONDecodeError as exc:
         raise _file_error(f"not valid JSON: {exc.msg} at line {exc.lineno} "
                           f"column {exc.colno}") from exc
@@ -408,7 +463,7 @@ def _read_json(text: str, shape: TableShape) -> tuple[None, Rows]:
 # --------------------------------------------------------------------------- validation
 
 def _validate(header: list[str] | None, rows: Rows, header_row: int | None,
-              warnings_out: list[str]) -> list[dict[str, Any]]:
+              warnings_out: list[str], place_by_town: bool = False) -> list[dict[str, Any]]:
     if header is not None:
         columns = [c for c in header if c]
         errors = _check_header(columns, header_row)
@@ -429,7 +484,8 @@ def _validate(header: list[str] | None, rows: Rows, header_row: int | None,
     for row_number, row in rows:
         if not any(v for k, v in row.items() if k != _EXTRA):
             continue  # a blank line between rows is not an institution
-        record = _validate_row(row_number, row, errors)
+        _move_name_marker(row_number, row, warnings_out)
+        record = _validate_row(row_number, row, errors, place_by_town)
         if record is None:
             continue
         id_key = record["id"].casefold()
@@ -452,7 +508,36 @@ def _validate(header: list[str] | None, rows: Rows, header_row: int | None,
     if errors:
         raise ListValidationError(errors)
     _fill_timezones(records)
+    _report_placed(rows, records, warnings_out)
     return records
+
+
+def _move_name_marker(row_number: int, row: dict[str, str], warnings_out: list[str]) -> None:
+    """A list with symbols whose marker stayed at the end of a name ("Newfields  **", as a
+    PDF parse leaves it): the marker is the row's symbols and the name is clean."""
+    if "symbols" not in row or row["symbols"].strip():
+        return
+    name, marker = split_name_marker(row.get("name", ""))
+    if marker:
+        row["name"], row["symbols"] = name, marker
+        warnings_out.append(f"row {row_number}: the name ended in the marker {marker!r}; "
+                            f"read as its symbols (name {name[:60]!r})")
+
+
+def _report_placed(rows: Rows, records: list[dict[str, Any]], warnings_out: list[str]) -> None:
+    placed = [(n, r) for (n, _), r in zip(_data_rows(rows), records, strict=True)
+              if r["coord_source"] == GAZETTEER_SOURCE]
+    if placed:
+        warnings_out.append(
+            f"{len(placed)} row(s) without coordinates placed at their town's centre by the "
+            "offline gazetteer (passport/places.py; coord_precision city): " + "; ".join(
+                f"row {n} {r['name']} ({r['city']}, {r['region'] or r['country']})"
+                for n, r in placed))
+
+
+def _data_rows(rows: Rows) -> Rows:
+    """The rows ``_validate`` made records of (blank lines left out)."""
+    return [(n, row) for n, row in rows if any(v for k, v in row.items() if k != _EXTRA)]
 
 
 def _check_header(columns: list[str], header_row: int | None) -> list[RowError]:
@@ -479,8 +564,8 @@ def _check_header(columns: list[str], header_row: int | None) -> list[RowError]:
 _Err = Callable[[str | None, str], None]
 
 
-def _validate_row(row_number: int, row: dict[str, str], errors: list[RowError]
-                  ) -> dict[str, Any] | None:
+def _validate_row(row_number: int, row: dict[str, str], errors: list[RowError],
+                  place_by_town: bool = False) -> dict[str, Any] | None:
     """One data row as a clean record, or None after adding its problems to ``errors``."""
     start = len(errors)
 
@@ -493,19 +578,22 @@ def _validate_row(row_number: int, row: dict[str, str], errors: list[RowError]
         if column != _EXTRA and _CONTROL_CHARS.search(value):
             err(column, "contains control characters")
 
-    record: dict[str, Any] = {c: None for c in KNOWN_COLUMNS}
+    record: dict[str, Any] = dict.fromkeys(RECORD_KEYS)
     record["id"] = _validate_id(row, err)
     _validate_text(row, record, err)
-    country = record["country"] = _validate_country(row, err)
+    country = record["country"] = _validate_country(row, record, err)
     if country == "US" and record["postal_code"]:
         _fix_us_zip(record, err)
-    _validate_coordinates(row, record, country, err)
+    _validate_coordinates(row, record, country, err, place_by_town)
     _validate_terms(row, record, err)
+    read_terms(row, record, err)
     _validate_website(record, err)
     _validate_timezone(row, record, err)
     record["coord_source"] = record["coord_source"] or row.get("coord_source", "").strip() or None
+    read_precision(row, record, err)
 
-    for column in ("name", "address", "city", "region", "restrictions", "coord_source"):
+    for column in ("name", "address", "city", "region", "restrictions", "coord_source",
+                   "phone", "excluded_venue"):
         record[column] = inert(record[column])
     return record if len(errors) == start else None
 
@@ -531,8 +619,11 @@ def _validate_text(row: dict[str, str], record: dict[str, Any], err: _Err) -> No
         err("name", "name is empty")
 
 
-def _validate_country(row: dict[str, str], err: _Err) -> str | None:
+def _validate_country(row: dict[str, str], record: dict[str, Any], err: _Err) -> str | None:
     country = normalize_country(row.get("country"))
+    if country in US_TERRITORIES and (record["region"] or country).upper() == country:
+        record["region"] = country  # NARM's Puerto Rico row: US, region PR
+        return "US"
     if not country:
         err("country", "country is empty (use a two-letter code such as US or CA)")
     elif not re.fullmatch(r"[A-Z]{2}", country):
@@ -628,23 +719,11 @@ def _swap_fits(country: str, lat_deg: float, lon_deg: float) -> bool:
 
 
 def _validate_coordinates(row: dict[str, str], record: dict[str, Any], country: str,
-                          err: _Err) -> None:
+                          err: _Err, place_by_town: bool = False) -> None:
     lat_text = row.get("latitude", "").strip()
     lon_text = row.get("longitude", "").strip()
     if not lat_text and not lon_text:
-        postal = record["postal_code"]
-        if not postal:
-            err("latitude", "no coordinates and no postal_code to locate the institution")
-            return
-        if not country:
-            return
-        try:
-            lat_deg, lon_deg = geocode_postal(postal, country)
-        except GeocodeError as exc:
-            err("postal_code", f"no coordinates, and {exc}")
-            return
-        record["latitude"], record["longitude"] = lat_deg, lon_deg
-        record["coord_source"] = "postal-centroid"
+        _locate_without_coordinates(record, country, err, place_by_town)
         return
     if not lat_text or not lon_text:
         given, missing = ("latitude", "longitude") if lat_text else ("longitude", "latitude")
@@ -685,6 +764,43 @@ def _validate_coordinates(row: dict[str, str], record: dict[str, Any], country: 
             err("latitude", f"coordinates {lat_text},{lon_text} are outside {country}")
         return
     record["latitude"], record["longitude"] = lat_deg, lon_deg
+
+
+def _locate_without_coordinates(record: dict[str, Any], country: str, err: _Err,
+                                place_by_town: bool) -> None:
+    """A row without coordinates: its postal code's centre, else (``place_by_town``) its
+    town's centre, else an error."""
+    postal = record["postal_code"]
+    if not postal and place_by_town and record["city"] and country:
+        _place_at_town(record, country, err)
+        return
+    if not postal:
+        err("latitude", "no coordinates and no postal_code to locate the institution")
+        return
+    if not country:
+        return
+    try:
+        lat_deg, lon_deg = geocode_postal(postal, country)
+    except GeocodeError as exc:
+        err("postal_code", f"no coordinates, and {exc}")
+        return
+    record["latitude"], record["longitude"] = lat_deg, lon_deg
+    record["coord_source"] = "postal-centroid"
+
+
+def _place_at_town(record: dict[str, Any], country: str, err: _Err) -> None:
+    """The centre of the row's town from the offline gazetteer (GeoNames, places of 1,000+
+    people), restricted to the row's region and country."""
+    from passport import places  # loads the gazetteer (2-3 s) only for lists that need it
+
+    query = ", ".join(p for p in (record["city"], record["region"], country) if p)
+    try:
+        place = places.lookup(query)
+    except places.PlaceError as exc:
+        err("city", f"no coordinates, and the town cannot be placed: {exc}")
+        return
+    record["latitude"], record["longitude"] = place.lat_deg, place.lon_deg
+    record["coord_source"] = GAZETTEER_SOURCE
 
 
 def _fill_timezones(records: list[dict[str, Any]]) -> None:

@@ -37,20 +37,32 @@ from passport.search import SearchIndex
 __all__ = [
     "ActiveList", "ImportResult", "ListValidationError", "NoActiveList", "RowError",
     "UnknownListVersion", "count", "diff_records", "diff_versions", "ensure_default_list",
-    "export_csv",
-    "get_profile", "import_bytes", "import_file", "list_versions", "load_active", "rollback",
+    "ensure_default_lists", "export_csv",
+    "get_profile", "import_bytes", "import_file", "list_versions", "load_active", "load_actives",
+    "rollback",
     "search",
 ]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LIST_PATH = Path(__file__).resolve().parents[1] / "data" / "institutions.csv"
+# The lists shipped in data/, by program: ``ensure_default_lists`` loads each one whose
+# program has no list yet (a fresh machine's first ``serve --load-default``).
+DEFAULT_LIST_PATHS = {
+    DEFAULT_PROFILE_NAME: DEFAULT_LIST_PATH,
+    "narm": DEFAULT_LIST_PATH.with_name("narm_2026.csv"),
+    "aza": DEFAULT_LIST_PATH.with_name("aza_reciprocity.csv"),
+}
 TERMS_FIELDS = ("restrictions", "proof_of_residence", "local_radius_miles",
-                "local_discount_percent", "reservation_required", "store_discount_only")
-DETAIL_FIELDS = ("address", "city", "region", "country", "postal_code", "website", "timezone")
-# Above this many rows the pairwise distance matrix would cost too much memory (n^2 floats);
-# decisions then compute the pair distance with one exact geodesic.
-DISTANCE_MATRIX_MAX_ROWS = 3000
+                "local_discount_percent", "reservation_required", "store_discount_only",
+                "symbols", "site_home_within_miles", "reciprocal_restriction",
+                "events_excluded", "excluded_venue", "benefit_tier")
+DETAIL_FIELDS = ("address", "city", "region", "country", "postal_code", "website", "timezone",
+                 "phone")
+# Above this many rows the pairwise distance matrix costs too much (n^2 exact geodesics and
+# floats: NARM's 1,543 rows took 2.5 s of start-up and 19 MB); decisions then compute the
+# pair distance with one exact geodesic (microseconds). ASTC's 368 rows keep their matrix.
+DISTANCE_MATRIX_MAX_ROWS = 1000
 
 
 class NoActiveList(LookupError):
@@ -133,7 +145,7 @@ def get_profile(db: sqlite_utils.Database, name: str = DEFAULT_PROFILE_NAME) -> 
 # --------------------------------------------------------------------------- active list
 
 # (store file, profile row) -> its active list; a few stores and profiles per process
-_active_lists: BoundedCache[tuple, ActiveList] = BoundedCache(8)
+_active_lists: BoundedCache[tuple, ActiveList] = BoundedCache(16)
 # The last list served, checked before the cache (a tuple compare on the hot path).
 _last_active: tuple[tuple | None, ActiveList | None] = (None, None)
 
@@ -170,10 +182,29 @@ def load_active(db: sqlite_utils.Database, profile: str = DEFAULT_PROFILE_NAME) 
     Costs one small query (which version is active); raises ``NoActiveList`` when none is.
     """
     row = _profile_row(db, profile)
-    version = row["active_list_version"]
-    if version is None:
+    if row["active_list_version"] is None:
         raise NoActiveList(f"no participant list is published for {profile!r}; "
                            "import one with `passport import FILE`")
+    return _active_for_row(db, row)
+
+
+def load_actives(db: sqlite_utils.Database) -> list[ActiveList]:
+    """The active list of every program that has one, in the programs' order (one small
+    query; each list cached as by ``load_active``)."""
+    columns, rows = store.active_profile_rows(db)
+    key = (_db_file(db), tuple(rows))
+    hit = _all_actives.get(key)
+    if hit is None:
+        hit = [_active_for_row(db, dict(zip(columns, row, strict=True))) for row in rows]
+        _all_actives.put(key, hit)
+    return hit
+
+
+# (store file, every active profile row) -> their active lists, in order
+_all_actives: BoundedCache[tuple, list[ActiveList]] = BoundedCache(8)
+
+
+def _active_for_row(db: sqlite_utils.Database, row: dict) -> ActiveList:
     # The whole profile row is in the key (SELECT * keeps the columns' order): a changed
     # radius or party rule builds anew.
     key = (_db_file(db), tuple(row.values()))
@@ -182,8 +213,9 @@ def load_active(db: sqlite_utils.Database, profile: str = DEFAULT_PROFILE_NAME) 
         return last
     hit = _active_lists.get(key)
     if hit is None:
-        prof = Profile.from_row(row)
-        hit = build_active_list(version, prof, store.get_institution_rows(db, version))
+        version = row["active_list_version"]
+        hit = build_active_list(version, Profile.from_row(row),
+                                store.get_institution_rows(db, version))
         _active_lists.put(key, hit)
     _remember_last(key, hit)
     return hit
@@ -208,7 +240,8 @@ def import_file(db: sqlite_utils.Database, path: str | Path, dry_run: bool = Fal
     Raises ``ListValidationError`` (``.errors``: every RowError) and writes nothing when
     the file has any problem; ``own_site`` / ``allow_site_removal`` as in ``publish_parsed``.
     """
-    return publish_parsed(db, parse_file(path), dry_run=dry_run, actor=actor, profile=profile,
+    parsed = parse_file(path, place_by_town=places_by_town(get_profile(db, profile)))
+    return publish_parsed(db, parsed, dry_run=dry_run, actor=actor, profile=profile,
                           own_site=own_site, allow_site_removal=allow_site_removal)
 
 
@@ -216,9 +249,15 @@ def import_bytes(db: sqlite_utils.Database, data: bytes, filename: str, dry_run:
                  actor: str | None = None, profile: str = DEFAULT_PROFILE_NAME, *,
                  own_site: str | None = None, allow_site_removal: bool = False) -> ImportResult:
     """Same as ``import_file`` for an uploaded file's bytes (the admin page)."""
-    return publish_parsed(db, parse_bytes(data, filename), dry_run=dry_run, actor=actor,
-                          profile=profile, own_site=own_site,
-                          allow_site_removal=allow_site_removal)
+    parsed = parse_bytes(data, filename, place_by_town=places_by_town(get_profile(db, profile)))
+    return publish_parsed(db, parsed, dry_run=dry_run, actor=actor, profile=profile,
+                          own_site=own_site, allow_site_removal=allow_site_removal)
+
+
+def places_by_town(profile: Profile) -> bool:
+    """Whether a list row without coordinates may be placed at its town's centre: only for
+    a program without a program radius (a town's centre is too rough at a boundary)."""
+    return not profile.has_radius
 
 
 def publish_parsed(db: sqlite_utils.Database, parsed: ParsedList, *, dry_run: bool,
@@ -228,12 +267,14 @@ def publish_parsed(db: sqlite_utils.Database, parsed: ParsedList, *, dry_run: bo
     """Publish (or dry-run) a parsed list. When the list leaves out ``own_site`` (this
     kiosk's own site, ``passport.ownsite``) the result names it in a warning and
     ``own_site_removed``, and publishing raises ``OwnSiteRemoved``, writing nothing, unless
-    ``allow_site_removal``."""
+    ``allow_site_removal``. The kiosk's site is an id of the default program's list (other
+    lists have their own ids), so only that list is checked for it."""
     get_profile(db, profile)
+    own_site = own_site if profile == DEFAULT_PROFILE_NAME else None
     previous = store.get_active_list_version(db, profile)
     old_rows = store.get_institution_rows(db, previous) if previous is not None else []
     diff = diff_records(old_rows, parsed.records)
-    diff.update({"from": previous, "to": None})
+    diff.update({"from": previous, "to": None, "crosswalk": _crosswalk_recheck(db, profile, diff)})
     warnings = list(parsed.warnings)
     if previous is not None:
         previous_row = store.get_list_version_row(db, previous)
@@ -276,6 +317,19 @@ def ensure_default_list(db: sqlite_utils.Database, path: str | Path | None = Non
     return result.version
 
 
+def ensure_default_lists(db: sqlite_utils.Database) -> dict[str, int]:
+    """``ensure_default_list`` for every shipped list (``DEFAULT_LIST_PATHS``) whose program
+    exists and has no list yet; returns the versions published, by program."""
+    published = {}
+    for profile, path in DEFAULT_LIST_PATHS.items():
+        if store.get_profile_row(db, profile) is None:
+            continue  # a store whose admins removed or never had that program
+        version = ensure_default_list(db, path, profile)
+        if version is not None:
+            published[profile] = version
+    return published
+
+
 # --------------------------------------------------------------------------- versions
 
 def list_versions(db: sqlite_utils.Database, profile: str = DEFAULT_PROFILE_NAME) -> list[dict]:
@@ -302,7 +356,7 @@ def diff_versions(db: sqlite_utils.Database, a: int, b: int,
                   profile: str = DEFAULT_PROFILE_NAME) -> dict:
     """What changed from version ``a`` to version ``b`` (see ``diff_records``)."""
     diff = diff_records(_version_rows(db, a, profile), _version_rows(db, b, profile))
-    diff.update({"from": a, "to": b})
+    diff.update({"from": a, "to": b, "crosswalk": _crosswalk_recheck(db, profile, diff)})
     return diff
 
 
@@ -311,12 +365,14 @@ def review_rollback(db: sqlite_utils.Database, version: int, own_site: str | Non
     """What re-activating ``version`` would change, for a confirmation: ``{"version",
     "active", "diff"`` (from the active version to ``version``, see ``diff_records``),
     ``"warnings", "own_site_removed"}``; ``own_site_removed`` names ``own_site`` when the
-    version leaves it out."""
+    version leaves it out (the default program only, as in ``publish_parsed``)."""
     rows = _version_rows(db, version, profile)
+    own_site = own_site if profile == DEFAULT_PROFILE_NAME else None
     active = store.get_active_list_version(db, profile)
     active_rows = store.get_institution_rows(db, active) if active is not None else []
     diff = diff_records(active_rows, rows)
-    diff.update({"from": active, "to": version})
+    diff.update({"from": active, "to": version,
+                 "crosswalk": _crosswalk_recheck(db, profile, diff)})
     removed = own_site if ownsite.missing_from(own_site, rows) else None
     warnings = [ownsite.removal_warning(removed, _name_in(active_rows, removed))] if removed else []
     return {"version": version, "active": active, "diff": diff, "warnings": warnings,
@@ -329,8 +385,9 @@ def rollback(db: sqlite_utils.Database, version: int, actor: str | None = None,
     """Re-activate an earlier (or any existing) version; returns {"active", "previous"}.
 
     Raises ``OwnSiteRemoved`` and changes nothing when the version leaves out ``own_site``,
-    unless ``allow_site_removal``."""
+    unless ``allow_site_removal`` (the default program only, as in ``publish_parsed``)."""
     rows = _version_rows(db, version, profile)
+    own_site = own_site if profile == DEFAULT_PROFILE_NAME else None
     if ownsite.missing_from(own_site, rows) and not allow_site_removal:
         active = store.get_active_list_version(db, profile)
         active_rows = store.get_institution_rows(db, active) if active is not None else []
@@ -342,6 +399,15 @@ def rollback(db: sqlite_utils.Database, version: int, actor: str | None = None,
                  {"profile": profile, "previous_version": previous,
                   "own_site_removed": own_site if ownsite.missing_from(own_site, rows) else None})
     return {"active": version, "previous": previous}
+
+
+def _crosswalk_recheck(db: sqlite_utils.Database, profile: str, diff: dict) -> list[dict]:
+    """The diff's ``crosswalk`` part: confirmed crosswalk links whose entry it removes or
+    moves more than a mile, for an admin to re-check (``passport.crosswalk.recheck``)."""
+    # Imported here: the crosswalk reads active lists through this module.
+    from passport import crosswalk
+
+    return crosswalk.recheck(db, profile, diff)
 
 
 def diff_records(old: list[dict], new: list[dict]) -> dict:

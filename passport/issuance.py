@@ -25,7 +25,7 @@ from __future__ import annotations
 import csv
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -33,7 +33,7 @@ from pathlib import Path
 import sqlite_utils
 
 from passport import audit, cards, institutions, keys, store, trust
-from passport.importer import RowError
+from passport.importer import RowError, inert
 from passport.keyvault import derived_key
 from passport.pkpass import PassContent, PassSigner, build_pkpass, pass_filename
 from passport.printsheet import PrintCard, write_sheets
@@ -171,13 +171,17 @@ def _why(last: dict | None, digest: str, ended_keys: set[str],
 
 
 def plan_batch(db: sqlite_utils.Database, roster: Roster, site: Site, *,
-               reissue_all: bool = False) -> BatchPlan:
-    """Compare ``roster`` with the cards issued before. Raises ``BatchError`` without a
-    signing key, ``RosterError`` naming the rows of members whose cards were revoked (new
-    cards for a revoked member id are refused: give them a new id)."""
+               reissue_all: bool = False, programs: Sequence[str] | str | None = None
+               ) -> BatchPlan:
+    """Compare ``roster`` with the cards issued before. ``programs``: what every card of the
+    run qualifies for (default ASTC alone: version 1 cards; see ``cards.issue``). Raises
+    ``BatchError`` without a signing key or for an unknown program, ``RosterError`` naming
+    the rows of members whose cards were revoked (new cards for a revoked member id are
+    refused: give them a new id)."""
     try:
         key_id = keys.signing_key(db, site.institution_id)[0]
-    except keys.KeyStoreError as exc:
+        chosen = cards.check_known_programs(db, programs or cards.DEFAULT_PROGRAMS)
+    except (keys.KeyStoreError, cards.CardIssueError) as exc:
         raise BatchError(str(exc)) from None
     latest = {row["member_id"]: row
               for row in store.latest_card_issuance_rows(db, site.institution_id)}
@@ -194,9 +198,9 @@ def plan_batch(db: sqlite_utils.Database, roster: Roster, site: Site, *,
                                      f"the cards of member {member.member_id} were revoked; "
                                      "a revoked member id gets no new card: give a new id"))
             continue
-        card = cards.Card(cards.FORMAT_VERSION, site.institution_id, key_id, member.member_id,
-                          member.names, member.party_size, member.expires, member.postal_code,
-                          member.country)
+        card = cards.Card(cards.card_version(chosen), site.institution_id, key_id,
+                          member.member_id, member.names, member.party_size, member.expires,
+                          member.postal_code, member.country, chosen)
         digest = _keyed(hash_key, card)
         why = _why(latest.get(member.member_id), digest, ended, reissue_all)
         if why is None:
@@ -212,8 +216,11 @@ def plan_batch(db: sqlite_utils.Database, roster: Roster, site: Site, *,
 
 
 def _keyed(hash_key: bytes, card: cards.Card) -> str:
-    text = "\x1f".join((card.member_id, "\x1e".join(card.names), card.expires.isoformat(),
-                        str(card.party_size), card.postal_code or "", card.country or ""))
+    fields = [card.member_id, "\x1e".join(card.names), card.expires.isoformat(),
+              str(card.party_size), card.postal_code or "", card.country or ""]
+    if card.programs != cards.DEFAULT_PROGRAMS:  # ASTC-only cards keep their earlier hash
+        fields.append("\x1e".join(card.programs))
+    text = "\x1f".join(fields)
     return hmac.digest(hash_key, text.encode("utf-8"), "sha256").hex()[:32]
 
 
@@ -260,13 +267,14 @@ def _write_csv(path: Path, plan: BatchPlan, payloads: list[str], base_url: str |
                 row.append(email or "")
             if pass_files is not None:
                 row.append(f"{PKPASS_DIR}/{pass_files[k]}")
-            writer.writerow(row)
+            writer.writerow([inert(cell) for cell in row])  # the roster refuses these; twice safe
 
 
 def _write_pdf(path: Path, db: sqlite_utils.Database, plan: BatchPlan, payloads: list[str],
                paper: str, progress: Progress | None) -> list[str]:
     total = len(payloads)
-    printed = (PrintCard(payload, card.member_id, card.names, card.expires, card.party_size)
+    printed = (PrintCard(payload, card.member_id, card.names, card.expires, card.party_size,
+                         card.programs)
                for (card, _, _), payload in zip(plan.to_issue, payloads, strict=True))
     result = write_sheets(path, printed, home_name=plan.site.name,
                           benefit=benefit_sentence(institutions.get_profile(db)), paper=paper,

@@ -77,13 +77,14 @@ def _aead(create: bool) -> AESGCM:
     return AESGCM(key)
 
 
-def derived_key(purpose: bytes) -> bytes:
+def derived_key(purpose: bytes, *, create: bool = False) -> bytes:
     """A 32-byte key for ``purpose`` derived (HKDF-SHA256) from the same secret as the key
-    blobs, e.g. to keep a keyed hash of a card's contents; ``KeyStoreError`` without it."""
+    blobs, e.g. to keep a keyed hash of a card's contents; ``KeyStoreError`` without it
+    (``create``: make the secret file on first use, as a first key does)."""
     if purpose == _HKDF_INFO:
         raise ValueError("that purpose is the private keys' own")
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(
-        _secret_bytes(create=False))
+        _secret_bytes(create=create))
 
 
 def encrypt_private(private: Ed25519PrivateKey, key_id: str, institution_id: str) -> bytes:

@@ -29,6 +29,8 @@ class SiteTerms:
     reservation_required: np.ndarray
     store_discount_only: np.ndarray
     local_discount: np.ndarray  # bool: the site offers a discount inside the radius
+    site_within_miles: np.ndarray  # NaN where the site has no own distance term (NARM **, #)
+    reciprocal: np.ndarray  # bool: NARM ^ (not for members of institutions restricting it)
 
 
 @functools.lru_cache(maxsize=8)
@@ -38,6 +40,8 @@ def site_terms(active) -> SiteTerms:
     radius = active.profile.radius_miles
     local = np.array([r.get("local_radius_miles") if r.get("local_radius_miles") is not None
                       else np.nan for r in rows], dtype=float)
+    if not active.profile.has_radius:
+        local[:] = np.nan  # no program radius: nothing for a smaller one to soften
     local[~(local < radius)] = np.nan  # only a smaller radius changes anything
     return SiteTerms(
         local_radius_miles=local,
@@ -45,6 +49,9 @@ def site_terms(active) -> SiteTerms:
         reservation_required=np.array([bool(r.get("reservation_required")) for r in rows]),
         store_discount_only=np.array([bool(r.get("store_discount_only")) for r in rows]),
         local_discount=np.array([bool(r.get("local_discount_percent")) for r in rows]),
+        site_within_miles=np.array([r.get("site_home_within_miles") or np.nan for r in rows],
+                                   dtype=float),
+        reciprocal=np.array([bool(r.get("reciprocal_restriction")) for r in rows]),
     )
 
 
@@ -59,6 +66,9 @@ class SiteDecisions:
     residence_within: np.ndarray  # RESIDENCE_WITHIN_RADIUS applies
     local_rule: np.ndarray  # admitted under the site's own smaller radius
     admit: np.ndarray
+    site_within: np.ndarray  # the site's own distance term applies (P_HOME_WITHIN_N)
+    reciprocal_within: np.ndarray  # P_RECIPROCAL_RESTRICTION applies
+    program: str = rules.DEFAULT_PROFILE_NAME
 
     def reasons(self, i: int, terms: SiteTerms) -> list[str]:
         """Row ``i``'s reasons, in ``rules.REASON_ORDER`` as ``decide`` gives them."""
@@ -72,9 +82,13 @@ class SiteDecisions:
         found = []
         if self.home_within[i]:
             found.append(rules.HOME_WITHIN_RADIUS)
+        if self.site_within[i]:
+            found.append(rules.site_within_code(self.program, float(terms.site_within_miles[i])))
+        if self.reciprocal_within[i]:
+            found.append(rules.reciprocal_code(self.program))
         if self.residence_within[i]:
             found.append(rules.RESIDENCE_WITHIN_RADIUS)
-        if terms.local_discount[i]:
+        if terms.local_discount[i] and not (self.site_within[i] or self.reciprocal_within[i]):
             found.append(rules.LOCAL_DISCOUNT)
         return found
 
@@ -95,6 +109,9 @@ def _rule_masks(active, terms: SiteTerms, lat_deg: float, lon_deg: float
     """(within the program radius, admitted only under the site's own smaller radius) for
     every row, from one point; exact at both radii."""
     table = active.table
+    if not active.profile.has_radius:
+        nothing = np.zeros(len(table), dtype=bool)
+        return nothing, nothing
     within = table.within(lat_deg, lon_deg, active.profile.radius_miles)
     local_ok = np.zeros(len(table), dtype=bool)
     has_local = within & ~np.isnan(terms.local_radius_miles)
@@ -102,6 +119,29 @@ def _rule_masks(active, terms: SiteTerms, lat_deg: float, lon_deg: float
         rows = has_local & (terms.local_radius_miles == local_miles)
         local_ok |= rows & ~table.within(lat_deg, lon_deg, float(local_miles))
     return within & ~local_ok, local_ok
+
+
+def _within_each(table, lat_deg: float, lon_deg: float, miles: np.ndarray) -> np.ndarray:
+    """Rows within their own ``miles`` (NaN: none) of one point; exact at each."""
+    found = np.zeros(len(table), dtype=bool)
+    has = ~np.isnan(miles)
+    for value in np.unique(miles[has]):
+        rows = has & (miles == value)
+        found |= rows & table.within(lat_deg, lon_deg, float(value))
+    return found
+
+
+def _term_masks(active, terms: SiteTerms, home_row: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(the site's own distance term denies, NARM ^ denies) for every row, for a member of
+    ``home_row`` (``rules._site_terms`` over the whole table)."""
+    table = active.table
+    lat_deg, lon_deg = home_row["latitude"], home_row["longitude"]
+    site_within = _within_each(table, lat_deg, lon_deg, terms.site_within_miles)
+    home_term = home_row.get("site_home_within_miles")
+    reciprocal = np.zeros(len(table), dtype=bool)
+    if home_term and terms.reciprocal.any():
+        reciprocal = terms.reciprocal & table.within(lat_deg, lon_deg, float(home_term))
+    return site_within, reciprocal
 
 
 def decide_all(active, home: str, residence: tuple[float, float] | None = None
@@ -125,7 +165,9 @@ def decide_all(active, home: str, residence: tuple[float, float] | None = None
         if active.profile.residence_rule:
             residence_within, residence_local = _rule_masks(active, terms, *residence)
             local_rule = local_rule | residence_local
-    admit = ~home_within & ~residence_within
+    site_within, reciprocal = _term_masks(active, terms, home_row)
+    admit = ~home_within & ~residence_within & ~site_within & ~reciprocal
     admit[home_index] = False
     return SiteDecisions(home_index, home_miles, residence_miles, home_within,
-                         residence_within, local_rule & admit, admit)
+                         residence_within, local_rule & admit, admit, site_within, reciprocal,
+                         active.profile.name)

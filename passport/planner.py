@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 import sqlite_utils
 
-from passport import admission, places, plan, rules, search
-from passport.institutions import ActiveList, load_active
+from passport import across, admission, places, plan, planacross, rules, search
+from passport.institutions import ActiveList, load_active, load_actives
 from passport.words import ENGLISH, N_, Words
 
 ENTRY_FIELDS = ("id", "name", "city", "region", "country", "address", "latitude",
@@ -59,6 +59,7 @@ class Filters:
     area: str | None = None
     benefit: str | None = None
     no_proof: bool = False
+    program: str | None = None  # only the sites of this program (across programs)
 
     def __post_init__(self) -> None:
         if self.benefit is not None and self.benefit not in BENEFITS:
@@ -70,7 +71,8 @@ class Filters:
                 f"area must be a country code or COUNTRY-REGION (US, US-IL), not {self.area!r}")
 
     def to_json(self) -> dict[str, Any]:
-        return {"area": self.area, "benefit": self.benefit, "no_proof": self.no_proof}
+        return {"area": self.area, "benefit": self.benefit, "no_proof": self.no_proof,
+                "program": self.program}
 
 
 NO_FILTERS = Filters()
@@ -288,6 +290,20 @@ def _admitted(parts: ListParts, decided: plan.SiteDecisions, near_miles: np.ndar
     return out
 
 
+def _term_why(decided: plan.SiteDecisions, parts: ListParts, i: int, home_miles: float,
+              words: Words) -> str | None:
+    """Why not, when the site's own terms deny (NARM ``**``, ``#``, ``^``); else None."""
+    if decided.site_within[i]:
+        miles = float(parts.terms.site_within_miles[i])
+        return words.gettext("%(home_miles)s miles from your home museum — this site does not "
+                             "admit members of museums within %(radius)s miles") % {
+            "home_miles": _miles(home_miles, miles, words), "radius": words.number(f"{miles:g}")}
+    if decided.reciprocal_within[i]:
+        return words.gettext("this site does not admit members of museums that restrict its "
+                             "own members, as your home museum does")
+    return None
+
+
 def _denied(parts: ListParts, decided: plan.SiteDecisions, near_miles: np.ndarray | None,
             rows: np.ndarray, radius_miles: float, words: Words = ENGLISH) -> list[dict]:
     """Entries of rows the member cannot use, each with its reasons and why in words."""
@@ -300,10 +316,11 @@ def _denied(parts: ListParts, decided: plan.SiteDecisions, near_miles: np.ndarra
         entry["residence_distance_miles"] = r
         entry["near_distance_miles"] = n
         entry["reasons"] = decided.reasons(i, parts.terms)
-        entry["why"] = why_not(h, r, home_within=bool(decided.home_within[i]),
-                               residence_within=bool(decided.residence_within[i]),
-                               site_radius_miles=float(parts.site_radius_miles[i]),
-                               radius_miles=radius_miles, words=words)
+        entry["why"] = _term_why(decided, parts, i, h, words) or why_not(
+            h, r, home_within=bool(decided.home_within[i]),
+            residence_within=bool(decided.residence_within[i]),
+            site_radius_miles=float(parts.site_radius_miles[i]),
+            radius_miles=radius_miles, words=words)
         entry["terms"] = _terms_in(entry["terms"], words, entry["discount_percent"])
         out.append(entry)
     return out
@@ -353,13 +370,43 @@ def _lists(active: ActiveList, found: _Decided, filters: Filters, limit: int | N
     shown = _shown(parts, decided, filters)
     ok = _ordered(shown & decided.admit, key, parts)
     not_ok = _ordered(shown & ~decided.admit, key, parts)
+    eligible = _admitted(parts, decided, found.near_miles, ok[:limit], words)
+    _program_benefits(active, decided.home_index, eligible, words)
     return {
         "eligible_count": len(ok),
-        "eligible": _admitted(parts, decided, found.near_miles, ok[:limit], words),
+        "eligible": eligible,
         "ineligible_count": len(not_ok),
         "ineligible": _denied(parts, decided, found.near_miles, not_ok,
                               active.profile.radius_miles, words),
     }
+
+
+_PROGRAM_NOTES = (rules.DISCOUNT_BENEFIT, rules.EVENTS_EXCLUDED, rules.VENUE_EXCLUDED)
+
+
+def _program_benefits(active: ActiveList, home_index: int, entries: list[dict],
+                      words: Words) -> None:
+    """Each admitted entry's benefit under the program, where it is not ASTC's plain free
+    admission: the program's own (member admission, 50 % off), AZA's tiers (which depend on
+    the member's home), and the site's exclusions as terms (``rules.site_benefit``)."""
+    profile = active.profile
+    if profile.benefit == FREE and not _has_program_terms(active):
+        return
+    home_row = active.by_id[active.table.ids[home_index]]
+    for entry in entries:
+        benefit, discount, notes = rules.site_benefit(profile, active.by_id[entry["id"]],
+                                                      home_row)
+        entry["benefit"], entry["discount_percent"] = benefit, discount
+        extra = [_term(code, words=words) for code in notes if code in _PROGRAM_NOTES]
+        if extra:
+            entry["terms"] = [*extra, *entry["terms"]]
+
+
+@functools.lru_cache(maxsize=8)
+def _has_program_terms(active: ActiveList) -> bool:
+    """Whether any row carries terms that change what an admission gives."""
+    return any(r.get("benefit_tier") or r.get("events_excluded") or r.get("excluded_venue")
+               for r in active.records)
 
 
 def plan_sites(active: ActiveList, home: str, residence: tuple[float, float] | None = None,
@@ -501,16 +548,19 @@ def member_plan(
     site: str | None = None,
     filters: Filters | None = None,
     limit: int | None = None,
-    profile: str = rules.DEFAULT_PROFILE_NAME,
+    program: str | None = None,
+    profile: str | None = None,
     words: Words = ENGLISH,
 ) -> dict[str, Any]:
     """A member's plan: every site they can visit free nearest to where they are going
     (``near`` LAT,LON or ``near_place`` a town; without either, the ``site`` asked about;
     else home), the ones they cannot use apart with the reason in words, and "Can I visit
-    ``site``?" answered, its sentences in ``words``' language (English by default). The
-    residence is given as to ``admission.check`` and must be placeable. Raises
-    ``CheckInputError`` for bad input (an unknown town too), ``UnknownInstitution`` for a
-    home or site not on the list, ``NoActiveList``."""
+    ``site``?" answered, its sentences in ``words``' language (English by default). Under
+    ``program`` (or ``profile``) alone, else across every program of the home, each site
+    with its best benefit (``passport.planacross``). The residence is given as to
+    ``admission.check`` and must be placeable. Raises ``CheckInputError`` for bad input (an
+    unknown town too), ``UnknownInstitution`` for a home or site not on the list,
+    ``NoActiveList``."""
     home = admission.parse_id(home, "home")
     site = admission.parse_id(site, "site") if site not in (None, "") else None
     given = admission.located_residence(residence, postal, country, residence_place)
@@ -519,12 +569,54 @@ def member_plan(
         raise admission.CheckInputError("give where you are going once: near (LAT,LON) or "
                                         "near_place (a town), not both")
     limit = check_limit(limit)
-    active = load_active(db, profile)
-    home_row = _listed(active, home, "home institution")
-    site_row = _listed(active, site, "site") if site is not None else None
+    filters = filters or NO_FILTERS
+    mine, links = _home_programs(db, home, program or profile)
+    homes = across.entries(mine, links, home)
+    sites = across.entries(mine, links, site) if site is not None else {}
+    if site is not None and not sites:
+        _listed(mine[0], site, "site")  # raises UnknownInstitution
+    site_row = next((a.by_id[sites[a.profile.name]] for a in mine if a.profile.name in sites),
+                    None)
+    home_row = mine[0].by_id[homes[mine[0].profile.name]]
     destination = _destination(near_point, near_place, site_row, home_row.get("country"))
-    return plan_for(active, home, given, destination, site, filters=filters or NO_FILTERS,
-                    limit=limit, words=words)
+    answers = [(a, plan_for(a, homes[a.profile.name], given, destination,
+                            sites.get(a.profile.name), filters=filters,
+                            limit=None if len(mine) > 1 else limit, words=words))
+               for a in mine]
+    return _across(answers, links, filters, limit, destination)
+
+
+def _home_programs(db: sqlite_utils.Database, home: str, program: str | None
+                   ) -> tuple[list[ActiveList], Any]:
+    """The active lists of the programs the home is on (``program``'s alone when given),
+    first program first, and the crosswalk; UnknownInstitution when it is on none."""
+    links = admission.crosswalk_links(db)
+    actives = [load_active(db, program)] if program else load_actives(db)
+    if not actives:
+        actives = [load_active(db)]  # raises NoActiveList
+    mine = [a for a in actives if a.profile.name in across.entries(actives, links, home)]
+    if not mine:
+        _listed(actives[0], home, "home institution")  # raises UnknownInstitution
+    return mine, links
+
+
+def _across(answers: list[tuple[ActiveList, dict]], links: Any, filters: Filters,
+            limit: int | None, destination: dict | None) -> dict[str, Any]:
+    """One program's plan as it is, or the programs' plans merged; either names them."""
+    first_active, answer = answers[0]
+    answer = dict(answer, program=first_active.profile.name,
+                  programs=[a.profile.name for a, _ in answers])
+    if filters.program is not None and filters.program not in answer["programs"]:
+        raise admission.CheckInputError(
+            f"program {filters.program!r} is not one of your home's programs "
+            f"({', '.join(answer['programs'])})")
+    if len(answers) == 1:
+        return answer
+    answer.update(planacross.merge(answers, links, program_filter=filters.program,
+                                   limit=limit, near=destination is not None))
+    sites = [a["site"] for _, a in answers if a["site"] is not None]
+    answer["site"] = next((s for s in sites if s["admit"]), sites[0] if sites else None)
+    return answer
 
 
 # --------------------------------------------------------------------------- map
@@ -543,8 +635,11 @@ def plan_geojson(answer: dict[str, Any]) -> dict[str, Any]:
 
     radius = answer["radius_miles"]
     home, residence, near = answer["home"], answer["residence"], answer["near"]
-    features = [zones.zone_feature(home["latitude"], home["longitude"], radius, "home")]
-    if residence is not None and answer["residence_rule"]:
+    features = []
+    if radius:  # a program without a distance rule has no zone to draw
+        features.append(zones.zone_feature(home["latitude"], home["longitude"], radius,
+                                           "home"))
+    if residence is not None and answer["residence_rule"] and radius:
         features.append(zones.zone_feature(residence["lat"], residence["lon"], radius,
                                            "residence"))
     features.append(_point(home["latitude"], home["longitude"],

@@ -53,6 +53,7 @@ class PrintCard:
     names: tuple[str, ...]
     expires: date
     party_size: int
+    programs: tuple[str, ...] = ("astc",)  # Card.programs
 
 
 @dataclass
@@ -222,8 +223,12 @@ class _Sheets:
         pdf.set_font(self.family, "", 6.0)
         membership = "individual" if card.party_size == 1 else \
             f"group, up to {card.party_size} people"
-        for line in (self._fit(self.clean(f"Member {card.member_id}"), width),
-                     self._fit(membership, width)):
+        lines = [self._fit(self.clean(f"Member {card.member_id}"), width),
+                 self._fit(membership, width)]
+        if card.programs != ("astc",):  # a version 2 card: say which programs it vouches for
+            lines.append(self._fit(self.clean(
+                "Programs: " + ", ".join(p.upper() for p in card.programs)), width))
+        for line in lines:
             pdf.text(x, y, line)
             y += 2.7
         pdf.set_font(self.family, "B", 7.0)

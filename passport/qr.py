@@ -10,7 +10,10 @@ version 10-M (measured in tests/test_qr.py).
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import importlib.resources
 import io
 from datetime import date
 
@@ -77,6 +80,22 @@ def qr_matrix(payload: str) -> numpy.ndarray:
 
 
 
+# The printable card is one self-contained file (printed from a browser or to PDF, often
+# opened from disk), so its CSS is inlined; the page's own policy allows that one style block
+# by its hash and nothing else: no script, no request anywhere (the QR is inline SVG).
+_CARD_POLICY = ("default-src 'none'; style-src '{style_hash}'; base-uri 'none'; "
+                "form-action 'none'")
+
+
+@functools.cache
+def _card_style() -> tuple[markupsafe.Markup, str]:
+    """card.css as the card's inline style block, and its policy (CSP hash source)."""
+    css = importlib.resources.files("passport").joinpath("templates/card.css").read_text(
+        encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode("ascii")
+    return markupsafe.Markup(css), _CARD_POLICY.format(style_hash=f"sha256-{digest}")
+
+
 @functools.cache
 def _templates() -> jinja2.Environment:
     return jinja2.Environment(loader=jinja2.PackageLoader("passport", "templates"),
@@ -90,7 +109,10 @@ def card_html(payload: str, card: Card, benefit: str, home_name: str | None = No
     escaped by the template."""
     membership = ("individual" if card.party_size == 1
                   else f"group, up to {card.party_size} people")
+    css, policy = _card_style()
     return _templates().get_template("card.html").render(
+        css=css,
+        policy=policy,
         names=list(card.names),
         qr_svg=markupsafe.Markup(qr_svg(payload)),  # built from the payload: no user markup
         home=home_name or card.issuer_id,
@@ -99,6 +121,7 @@ def card_html(payload: str, card: Card, benefit: str, home_name: str | None = No
         expires_iso=card.expires.isoformat(),
         expires_text=_long_date(card.expires),
         benefit=benefit,
+        programs=[program.upper() for program in card.programs],
     )
 
 

@@ -43,6 +43,11 @@ COLUMNS = ("admitted", "people_free", "people_paying", "denied")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 HOURS = tuple(f"{hour:02d}" for hour in range(24))
 NO_KEY = "(none)"  # an entry logged without a home institution
+# Report bounds: no check-in predates the card format's epoch (2000), and two centuries of
+# months keep a by-month report small; outside them the UTC and local-day arithmetic would
+# leave datetime's range (years 1 and 9999) or print unpadded years (API fuzzing found both).
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2199, 12, 31)
 HEADINGS = {
     "admitted": "Parties admitted", "people_free": "People admitted free",
     "people_paying": "People paying", "denied": "Parties denied",
@@ -110,9 +115,12 @@ def parse_day(value: date | str | None, name: str) -> date | None:
     try:
         if len(text) != 10:
             raise ValueError(text)
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError as exc:
         raise ReportError(f"'{name}' must be a date YYYY-MM-DD, not {value!r}") from exc
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise ReportError(f"'{name}' must be {EARLIEST_DAY} to {LATEST_DAY}, not {text}")
+    return day
 
 
 def check_by(by: str | None) -> str:

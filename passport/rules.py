@@ -30,14 +30,27 @@ LOCAL_RULE_HONOURED         note   admitted under the site's own smaller radius
 STORE_DISCOUNT_ONLY         note   free-admission site: the benefit is a store discount
 LOCAL_DISCOUNT              note   denied free admission, but the site offers
                                    ``local_discount_percent`` off inside the radius
+DISCOUNT_BENEFIT            note   the benefit is a discount on admission (ACM's 50 %,
+                                   AZA's half-price tier), not free entry
+EVENTS_EXCLUDED             note   no concerts, lectures, special exhibitions or ticketed
+                                   events (NARM ``*``)
+VENUE_EXCLUDED              note   a venue of the site is excluded (NARM ``##``; terms)
+P_HOME_WITHIN_N             deny   a site's own distance term: the home institution is
+                                   within N miles (``NARM_HOME_WITHIN_15``, ``_50``)
+P_RECIPROCAL_RESTRICTION    deny   NARM ``^``: not extended to members of institutions
+                                   whose own term covers this site
 =========================== ====== =====================================================
+
+``P`` is the program's name in capitals (``NARM``): those codes are made by
+``site_within_code``/``reciprocal_code`` and recognised by ``is_deny``.
 
 Staff checks (``Decision.staff_checks``, only on admission): ``CHECK_PHOTO_ID`` (a photo ID
 matches a name on the card), ``CHECK_MEMBER_CARD`` (manual flow: read the printed card's home
 institution, expiry and names), ``CHECK_PROOF_OF_RESIDENCE`` (site requires an ID with an
 address), ``CHECK_RESIDENCE`` (residence rule applies but the residence is unknown, or was
 given but could not be placed),
-``CHECK_RESERVATION`` (site requires an advance reservation).
+``CHECK_RESERVATION`` (site requires an advance reservation), ``CHECK_PROGRAM_MARK`` (manual
+flow: the card shows the program's mark, ``Profile.card_mark``: an ASTC logo, a NARM sticker).
 
 Party: the program profile holds how many adults and children each kind of membership
 covers (``Profile.membership_limits``; ASTC from 1 January 2026: a group membership covers up
@@ -53,6 +66,7 @@ exact geodesic (compiled) only for a residence point. No SQL.
 from __future__ import annotations
 
 import decimal
+import re
 import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -79,18 +93,23 @@ LOCAL_RULE_HONOURED = "LOCAL_RULE_HONOURED"
 STORE_DISCOUNT_ONLY = "STORE_DISCOUNT_ONLY"
 LOCAL_DISCOUNT = "LOCAL_DISCOUNT"
 
+EVENTS_EXCLUDED = "EVENTS_EXCLUDED"
+VENUE_EXCLUDED = "VENUE_EXCLUDED"
+DISCOUNT_BENEFIT = "DISCOUNT_BENEFIT"
+
 CHECK_PHOTO_ID = "CHECK_PHOTO_ID"
 CHECK_MEMBER_CARD = "CHECK_MEMBER_CARD"
 CHECK_PROOF_OF_RESIDENCE = "CHECK_PROOF_OF_RESIDENCE"
 CHECK_RESIDENCE = "CHECK_RESIDENCE"
 CHECK_RESERVATION = "CHECK_RESERVATION"
+CHECK_PROGRAM_MARK = "CHECK_PROGRAM_MARK"
 
 # Canonical order of reasons in a decision (stable output for the log and the tests).
 REASON_ORDER: tuple[str, ...] = (
     ELIGIBLE, CARD_MALFORMED, CARD_SIGNATURE_INVALID, KEY_UNKNOWN, CARD_REVOKED, CARD_EXPIRED,
     VISIT_NOT_PARTICIPATING, HOME_NOT_PARTICIPATING, SAME_INSTITUTION, HOME_WITHIN_RADIUS,
     RESIDENCE_WITHIN_RADIUS, NAMED_MEMBER_ABSENT, LOCAL_RULE_HONOURED, PARTY_TOO_LARGE,
-    STORE_DISCOUNT_ONLY, LOCAL_DISCOUNT,
+    STORE_DISCOUNT_ONLY, LOCAL_DISCOUNT, DISCOUNT_BENEFIT, EVENTS_EXCLUDED, VENUE_EXCLUDED,
 )
 _RANK = {code: i for i, code in enumerate(REASON_ORDER)}
 DENY_CODES = frozenset({
@@ -99,9 +118,36 @@ DENY_CODES = frozenset({
     CARD_REVOKED, KEY_UNKNOWN, NAMED_MEMBER_ABSENT,
 })
 NOTE_CODES = frozenset({PARTY_TOO_LARGE, LOCAL_RULE_HONOURED, STORE_DISCOUNT_ONLY,
-                        LOCAL_DISCOUNT})
-STAFF_CHECK_CODES = (CHECK_PHOTO_ID, CHECK_MEMBER_CARD, CHECK_PROOF_OF_RESIDENCE,
-                     CHECK_RESIDENCE, CHECK_RESERVATION)
+                        LOCAL_DISCOUNT, DISCOUNT_BENEFIT, EVENTS_EXCLUDED, VENUE_EXCLUDED})
+STAFF_CHECK_CODES = (CHECK_PHOTO_ID, CHECK_MEMBER_CARD, CHECK_PROGRAM_MARK,
+                     CHECK_PROOF_OF_RESIDENCE, CHECK_RESIDENCE, CHECK_RESERVATION)
+
+
+# A site's own distance terms (NARM's ``**``/``#``, ROAM's ``+``) deny with a code named by
+# the program and the miles, e.g. ``NARM_HOME_WITHIN_15``; NARM's ``^`` with
+# ``NARM_RECIPROCAL_RESTRICTION``. They are deny codes like the fixed ones.
+_SITE_WITHIN = re.compile(r"^[A-Z0-9_]+_HOME_WITHIN_\d+(?:\.\d+)?$")
+_RECIPROCAL_SUFFIX = "_RECIPROCAL_RESTRICTION"
+
+
+def _program_prefix(program: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "_", program.upper())
+
+
+def site_within_code(program: str, miles: float) -> str:
+    """The deny code of a site's own distance term: ``NARM_HOME_WITHIN_15``."""
+    return f"{_program_prefix(program)}_HOME_WITHIN_{miles:g}"
+
+
+def reciprocal_code(program: str) -> str:
+    """The deny code of NARM's ``^``: ``NARM_RECIPROCAL_RESTRICTION``."""
+    return _program_prefix(program) + _RECIPROCAL_SUFFIX
+
+
+def is_deny(code: str) -> bool:
+    """Whether ``code`` denies admission (the fixed deny codes and the per-site ones)."""
+    return (code in DENY_CODES or code.endswith(_RECIPROCAL_SUFFIX)
+            or _SITE_WITHIN.match(code) is not None)
 
 REASON_TEXT: dict[str, str] = {
     ELIGIBLE: "Eligible: free general admission under the program.",
@@ -135,7 +181,30 @@ REASON_TEXT: dict[str, str] = {
     CHECK_RESIDENCE: "Ask where the member lives: members living within the program distance "
                      "of this site are not eligible.",
     CHECK_RESERVATION: "This site requires an advance reservation: check the booking.",
+    CHECK_PROGRAM_MARK: "Check the membership card shows the program's mark.",
+    EVENTS_EXCLUDED: "The benefit does not cover concerts, lectures, special exhibitions or "
+                     "other ticketed events here.",
+    VENUE_EXCLUDED: "Part of this site is excluded from the benefit: see the site's terms.",
+    DISCOUNT_BENEFIT: "The benefit here is a discount on admission, not free entry.",
 }
+
+
+def reason_text(code: str, card_mark: str | None = None) -> str:
+    """Staff text of any code, the per-site deny codes included; ``card_mark`` names what
+    the program's card must show (for ``CHECK_PROGRAM_MARK``)."""
+    if code == CHECK_PROGRAM_MARK and card_mark:
+        return f"Check the membership card shows: {card_mark}."
+    if code in REASON_TEXT:
+        return REASON_TEXT[code]
+    if code.endswith(_RECIPROCAL_SUFFIX):
+        return ("Not eligible: this site does not extend the benefit to members of "
+                "institutions that restrict its own members, and the member's home "
+                "institution does (within its own distance term).")
+    if _SITE_WITHIN.match(code):
+        miles = code.rsplit("_", 1)[1]
+        return (f"Not eligible: this site does not extend the benefit to members whose home "
+                f"institution is within {miles} miles.")
+    return code
 
 # The same codes in a member's own words, for the member pages (/eligible, /card): what to
 # bring or expect at the desk, never what staff should check. Every staff check and note
@@ -163,6 +232,11 @@ MEMBER_TEXT: dict[str, str] = {  # N_: English here, translated where shown (the
     CARD_MALFORMED: N_("The card code cannot be read: check that you copied all of it."),
     CARD_REVOKED: N_("This card has been cancelled by your home site."),
     KEY_UNKNOWN: N_("This card was signed with a key the desks do not know yet."),
+    CHECK_PROGRAM_MARK: N_("Bring a membership card that shows the program's mark."),
+    EVENTS_EXCLUDED: N_("Concerts, lectures, special exhibitions and other ticketed events "
+                        "are not included here."),
+    VENUE_EXCLUDED: N_("Part of this site is not included: see its terms."),
+    DISCOUNT_BENEFIT: N_("Your benefit here is a discount on admission, not free entry."),
 }
 
 MEMBERSHIPS = ("group", "individual")  # the kinds of membership a card or a clerk names
@@ -295,6 +369,39 @@ class Decision:
     visit_name: str | None = None
     home_name: str | None = None
     residence: dict | None = None  # the residence the card or the clerk gave (see decide)
+    program: str | None = None  # the program decided under (its profile's name)
+    program_title: str | None = None
+    card_mark: str | None = None  # what the program's card must show
+    distance_precision: str | None = None  # "city" when a distance is from a city's centre
+    # Across programs (admission.check without a program): every program decided, this
+    # one included, best first; empty for a single program's decision.
+    programs: list[Decision] = field(default_factory=list)
+
+    @property
+    def best(self) -> dict[str, Any] | None:
+        """The best benefit among the programs decided (``{"program", "benefit",
+        "discount_percent"}``), None when no program admits."""
+        for decision in self.programs or [self]:
+            if decision.admit:
+                return {"program": decision.program, "benefit": decision.benefit,
+                        "discount_percent": decision.discount_percent}
+        return None
+
+    def summary_json(self) -> dict[str, Any]:
+        """One program's part of a decision across programs."""
+        codes = [*self.reasons, *self.staff_checks]
+        return {
+            "program": self.program, "program_title": self.program_title,
+            "admit": self.admit, "reasons": list(self.reasons), "benefit": self.benefit,
+            "discount_percent": self.discount_percent, "covered": self.covered,
+            "home": self.home, "visit": self.visit,
+            "home_distance_miles": self.home_distance_miles,
+            "residence_distance_miles": self.residence_distance_miles,
+            "radius_miles": self.radius_miles, "list_version": self.list_version,
+            "distance_precision": self.distance_precision,
+            "staff_checks": list(self.staff_checks), "terms": self.terms,
+            "text": {code: reason_text(code, self.card_mark) for code in codes},
+        }
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict: admit, reasons, both distances and the list version first, then
@@ -320,7 +427,12 @@ class Decision:
             "terms": self.terms,
             "card": self.card,
             "residence": self.residence,
-            "text": {code: REASON_TEXT.get(code, code) for code in codes},
+            "text": {code: reason_text(code, self.card_mark) for code in codes},
+            "program": self.program,
+            "program_title": self.program_title,
+            "distance_precision": self.distance_precision,
+            "best": self.best,
+            "programs": [d.summary_json() for d in self.programs or [self]],
         }
 
 
@@ -370,8 +482,18 @@ def covered_people(party: Party, membership: str | None, profile: Profile) -> in
     return max(1, min(party.adults, max_adults) + min(party.children, max_children))
 
 
-def _reason_rank(code: str) -> int:
-    return _RANK.get(code, len(_RANK))
+def _admits(reasons: set[str]) -> bool:
+    """No deny code among ``reasons`` (the per-site codes looked at only when present)."""
+    if reasons & DENY_CODES:
+        return False
+    return not (reasons - _RANK.keys() and any(is_deny(code) for code in reasons))
+
+
+def _reason_rank(code: str) -> tuple[int, str]:
+    if code not in _RANK and is_deny(code):
+        # a site's own distance terms, beside the program's; by name among themselves
+        return _RANK[HOME_WITHIN_RADIUS], code
+    return _RANK.get(code, len(_RANK)), code
 
 
 def _beyond(table: Any, home_row: Mapping[str, Any], visit: str, miles: float) -> bool:
@@ -396,18 +518,40 @@ def _listed_rows(active: ActiveListLike, visit: str, home: str | None, reasons: 
     return visit_row, home_row
 
 
-def _site_radius(visit_row: Mapping[str, Any] | None, radius: float) -> float:
-    """The radius at the visited site: its own ``local_radius_miles`` when smaller."""
+def _site_radius(visit_row: Mapping[str, Any] | None, profile: Profile) -> float | None:
+    """The radius at the visited site: its own ``local_radius_miles`` when smaller than the
+    program's; None when the program has no radius (its sites' own terms may still apply)."""
+    if not profile.has_radius:
+        return None
+    radius = profile.radius_miles
     local = visit_row.get("local_radius_miles") if visit_row is not None else None
     return local if local is not None and local < radius else radius
 
 
+def _site_terms(active: ActiveListLike, visit: str, visit_row: Mapping[str, Any],
+                home_row: Mapping[str, Any], reasons: set[str]) -> None:
+    """A site's own distance terms, for programs whose lists carry them: no benefit when
+    the home institution is within the site's ``site_home_within_miles`` (NARM ``**``,
+    ``#``), nor when the site does not extend it to institutions that restrict it
+    (``reciprocal_restriction``, NARM ``^``) and the home's own term covers this site.
+    Exactly at the miles is within, as for the program radius."""
+    program = active.profile.name
+    within = visit_row.get("site_home_within_miles")
+    if within and not _beyond(active.table, home_row, visit, float(within)):
+        reasons.add(site_within_code(program, float(within)))
+    home_within = home_row.get("site_home_within_miles")
+    if (visit_row.get("reciprocal_restriction") and home_within
+            and not _beyond(active.table, home_row, visit, float(home_within))):
+        reasons.add(reciprocal_code(program))
+
+
 def _home_rule(active: ActiveListLike, visit: str, home: str, home_row: Mapping[str, Any],
-               site_radius: float, reasons: set[str]) -> float:
+               site_radius: float | None, reasons: set[str]) -> float:
     """The home rule for a listed visit and home; returns the miles from home.
 
     Adds ``SAME_INSTITUTION`` or ``HOME_WITHIN_RADIUS``, or ``LOCAL_RULE_HONOURED`` when the
-    site is beyond only its own smaller radius; nothing when beyond the program radius.
+    site is beyond only its own smaller radius; nothing when beyond the program radius or
+    when the program has none (``site_radius`` None).
     """
     if visit == home:
         reasons.add(SAME_INSTITUTION)
@@ -415,6 +559,8 @@ def _home_rule(active: ActiveListLike, visit: str, home: str, home_row: Mapping[
     table = active.table
     radius = active.profile.radius_miles
     home_miles = active.distance_miles(home, visit)
+    if site_radius is None:
+        return home_miles
     if radius == table.radius_miles:
         beyond_program = table.beyond(home, visit)  # precomputed, no trigonometry
     else:
@@ -428,7 +574,7 @@ def _home_rule(active: ActiveListLike, visit: str, home: str, home_row: Mapping[
 
 
 def _residence_rule(active: ActiveListLike, visit: str, residence: tuple[float, float],
-                    site_radius: float, reasons: set[str]) -> float:
+                    site_radius: float | None, reasons: set[str]) -> float:
     """The residence rule for a listed visit; returns the miles from the residence (one
     exact geodesic, compiled).
 
@@ -440,7 +586,7 @@ def _residence_rule(active: ActiveListLike, visit: str, residence: tuple[float, 
     lat_deg, lon_deg = residence
     residence_miles, beyond = table.distance_and_beyond_from_point(
         lat_deg, lon_deg, visit, profile.radius_miles)
-    if profile.residence_rule and not beyond:
+    if profile.residence_rule and site_radius is not None and not beyond:
         if site_radius < profile.radius_miles and table.distance_and_beyond_from_point(
                 lat_deg, lon_deg, visit, site_radius)[1]:
             reasons.add(LOCAL_RULE_HONOURED)
@@ -466,34 +612,55 @@ def _expiry_and_presence(reasons: set[str], visit_row: Mapping[str, Any] | None,
 # Denials after which a site may still offer members from nearby its discount.
 _DISTANCE_DENIALS = frozenset({HOME_WITHIN_RADIUS, RESIDENCE_WITHIN_RADIUS})
 
+# AZA's benefit tiers (a list's ``benefit_tier``): free to members of full and free-to-public
+# homes, half price to members of half-price homes; half-price sites give half to all.
+FULL_TIER, HALF_TIER, FREE_TO_PUBLIC_TIER = "100%", "50%", "free-to-public"
+TIERS = (FULL_TIER, HALF_TIER, FREE_TO_PUBLIC_TIER)
+HALF_PRICE_PERCENT = 50.0
 
-def _benefits_and_checks(
-    admit: bool, reasons: set[str], visit_row: Mapping[str, Any] | None, party: Party,
-    membership: str | None, profile: Profile, residence: tuple[float, float] | None,
-    manual: bool, residence_unplaced: bool = False,
-) -> tuple[int, str | None, float | None, list[str]]:
-    """What the decision grants: (people covered, benefit, discount percent, staff checks).
 
-    Admitted: adds ``ELIGIBLE``, ``PARTY_TOO_LARGE`` and ``STORE_DISCOUNT_ONLY`` as they
-    apply. Denied: drops ``LOCAL_RULE_HONOURED`` (a note on admissions only) and adds
-    ``LOCAL_DISCOUNT`` when distance alone denied and the site offers a discount.
-    """
-    if not admit:
-        reasons.discard(LOCAL_RULE_HONOURED)
-        if (visit_row is not None and visit_row.get("local_discount_percent")
-                and reasons & DENY_CODES <= _DISTANCE_DENIALS):
-            reasons.add(LOCAL_DISCOUNT)
-            return 0, "discount", float(visit_row["local_discount_percent"]), []
-        return 0, None, None, []
-    reasons.add(ELIGIBLE)
-    covered = covered_people(party, membership, profile)
-    if party.size > covered:
-        reasons.add(PARTY_TOO_LARGE)
-    benefit = "general_admission"
-    if visit_row.get("store_discount_only"):
+def _site_benefit(profile: Profile, visit_row: Mapping[str, Any],
+                  home_row: Mapping[str, Any] | None, reasons: set[str]
+                  ) -> tuple[str, float | None]:
+    """What an admission gives at this site under the program: (benefit, discount percent).
+
+    The program's benefit (``Profile.benefit``), half price by the AZA tiers, a store
+    discount at free-admission sites; adds the notes that say so (``DISCOUNT_BENEFIT``,
+    ``STORE_DISCOUNT_ONLY``) and the site's exclusions (``EVENTS_EXCLUDED``,
+    ``VENUE_EXCLUDED``)."""
+    benefit, discount = profile.benefit, profile.discount_percent
+    tier = visit_row.get("benefit_tier")
+    home_tier = home_row.get("benefit_tier") if home_row is not None else None
+    if tier == HALF_TIER or (tier in (FULL_TIER, FREE_TO_PUBLIC_TIER) and home_tier == HALF_TIER):
+        benefit, discount = "discount", HALF_PRICE_PERCENT
+    if visit_row.get("events_excluded"):
+        reasons.add(EVENTS_EXCLUDED)
+    if visit_row.get("excluded_venue"):
+        reasons.add(VENUE_EXCLUDED)
+    if visit_row.get("store_discount_only") or tier == FREE_TO_PUBLIC_TIER:
         reasons.add(STORE_DISCOUNT_ONLY)
-        benefit = "store_discount"
+        return "store_discount", None
+    if benefit == "discount":
+        reasons.add(DISCOUNT_BENEFIT)
+    return benefit, discount
+
+
+def site_benefit(profile: Profile, visit_row: Mapping[str, Any],
+                 home_row: Mapping[str, Any] | None) -> tuple[str, float | None, list[str]]:
+    """What an admission at ``visit_row`` gives a member of ``home_row`` under ``profile``:
+    (benefit, discount percent, the note codes that go with it), as ``decide`` finds them."""
+    notes: set[str] = set()
+    benefit, discount = _site_benefit(profile, visit_row, home_row, notes)
+    return benefit, discount, sorted(notes, key=_reason_rank)
+
+
+def _staff_checks(visit_row: Mapping[str, Any], profile: Profile,
+                  residence: tuple[float, float] | None, manual: bool,
+                  residence_unplaced: bool) -> list[str]:
+    """What staff must still check on an admission."""
     staff = [CHECK_MEMBER_CARD if manual else CHECK_PHOTO_ID]
+    if manual and profile.card_mark:
+        staff.append(CHECK_PROGRAM_MARK)
     if visit_row.get("proof_of_residence"):
         staff.append(CHECK_PROOF_OF_RESIDENCE)
     # A residence given but not placed is always asked about, proof of residence or not.
@@ -502,7 +669,36 @@ def _benefits_and_checks(
         staff.append(CHECK_RESIDENCE)
     if visit_row.get("reservation_required"):
         staff.append(CHECK_RESERVATION)
-    return covered, benefit, None, staff
+    return staff
+
+
+def _benefits_and_checks(
+    admit: bool, reasons: set[str], visit_row: Mapping[str, Any] | None,
+    home_row: Mapping[str, Any] | None, party: Party, membership: str | None,
+    profile: Profile, residence: tuple[float, float] | None, manual: bool,
+    residence_unplaced: bool = False,
+) -> tuple[int, str | None, float | None, list[str]]:
+    """What the decision grants: (people covered, benefit, discount percent, staff checks).
+
+    Admitted: adds ``ELIGIBLE``, ``PARTY_TOO_LARGE`` and the site's benefit notes. Denied:
+    drops ``LOCAL_RULE_HONOURED`` (a note on admissions only) and adds ``LOCAL_DISCOUNT``
+    when distance alone denied and the site offers a discount.
+    """
+    if not admit:
+        reasons.discard(LOCAL_RULE_HONOURED)
+        denials = {code for code in reasons if is_deny(code)}
+        if (visit_row is not None and visit_row.get("local_discount_percent")
+                and denials <= _DISTANCE_DENIALS):
+            reasons.add(LOCAL_DISCOUNT)
+            return 0, "discount", float(visit_row["local_discount_percent"]), []
+        return 0, None, None, []
+    reasons.add(ELIGIBLE)
+    covered = covered_people(party, membership, profile)
+    if party.size > covered:
+        reasons.add(PARTY_TOO_LARGE)
+    benefit, discount = _site_benefit(profile, visit_row, home_row, reasons)
+    staff = _staff_checks(visit_row, profile, residence, manual, residence_unplaced)
+    return covered, benefit, discount, staff
 
 
 def decide(
@@ -541,16 +737,19 @@ def decide(
     if home is None and not reasons:
         raise ValueError("decide() needs a home institution or the card's failure reasons")
     visit_row, home_row = _listed_rows(active, visit, home, reasons)
-    site_radius = _site_radius(visit_row, active.profile.radius_miles)
+    profile = active.profile
+    site_radius = _site_radius(visit_row, profile)
     home_miles = residence_miles = None
     if visit_row is not None and home_row is not None:
         home_miles = _home_rule(active, visit, home, home_row, site_radius, reasons)
+        if visit != home:
+            _site_terms(active, visit, visit_row, home_row, reasons)
     if visit_row is not None and residence is not None:
         residence_miles = _residence_rule(active, visit, residence, site_radius, reasons)
     on = _expiry_and_presence(reasons, visit_row, on, expires, party)
-    admit = not (reasons & DENY_CODES)
+    admit = _admits(reasons)
     covered, benefit, discount, staff = _benefits_and_checks(
-        admit, reasons, visit_row, party, membership, active.profile, residence,
+        admit, reasons, visit_row, home_row, party, membership, profile, residence,
         card is None if manual is None else manual,
         residence_unplaced=residence_given is not None and residence is None)
     return Decision(
@@ -558,9 +757,49 @@ def decide(
         home_distance_miles=home_miles, residence_distance_miles=residence_miles,
         list_version=active.version, visit=visit, home=home, on=on, covered=covered,
         party_size=party.size, staff_checks=staff, card=card, benefit=benefit,
-        discount_percent=discount, radius_miles=site_radius,
-        terms=visit_row.get("restrictions") if visit_row is not None else None,
-        visit_name=visit_row["name"] if visit_row is not None else None,
-        home_name=home_row["name"] if home_row is not None else None,
-        residence=residence_given,
+        discount_percent=discount, radius_miles=_shown_radius(site_radius, visit_row),
+        terms=_site_terms_text(visit_row), residence=residence_given,
+        **_names(visit_row, home_row), **_program_fields(profile),
     )
+
+
+def _names(visit_row: Mapping[str, Any] | None, home_row: Mapping[str, Any] | None
+           ) -> dict[str, Any]:
+    """The decision's institution names and how precise its distances are."""
+    return {"visit_name": visit_row["name"] if visit_row is not None else None,
+            "home_name": home_row["name"] if home_row is not None else None,
+            "distance_precision": _precision(visit_row, home_row)}
+
+
+def _program_fields(profile: Profile) -> dict[str, Any]:
+    return {"program": profile.name, "program_title": profile.title,
+            "card_mark": profile.card_mark}
+
+
+def _shown_radius(site_radius: float | None, visit_row: Mapping[str, Any] | None
+                  ) -> float | None:
+    """The radius a distance is read against: the program's at this site, else the site's
+    own distance term (None: no distance rule applies)."""
+    if site_radius is not None or visit_row is None:
+        return site_radius
+    within = visit_row.get("site_home_within_miles")
+    return float(within) if within else None
+
+
+def _site_terms_text(visit_row: Mapping[str, Any] | None) -> str | None:
+    """The site's terms as one text: its free text and its excluded venue."""
+    if visit_row is None:
+        return None
+    text, venue = visit_row.get("restrictions"), visit_row.get("excluded_venue")
+    if text and venue:
+        return f"{text} {venue}"
+    return text or venue or None
+
+
+def _precision(visit_row: Mapping[str, Any] | None, home_row: Mapping[str, Any] | None
+               ) -> str | None:
+    """``"city"`` when a distance is from a city's centre (NARM's points), else None."""
+    for row in (visit_row, home_row):
+        if row is not None and row.get("coord_precision") == "city":
+            return "city"
+    return None

@@ -15,7 +15,8 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,6 +28,53 @@ DB_FILENAME = "passport.sqlite"
 
 class StoreError(Exception):
     """The database file cannot be opened or is not a passport store."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be written (or read) right now: read-only, disk full, locked past the
+    busy timeout, an I/O error. ``code`` names which (the API's 503 code); it passes when the
+    fault does, without a restart."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+# SQLite's primary result codes that are faults of the store, not of the request, with the
+# words the desk, the API and the CLI show (no file path: the API shows them to clients).
+_NOT_LOGGED = "nothing can be written to it, so no check-in is logged"
+_FAULTS = {
+    sqlite3.SQLITE_READONLY: (
+        "store_read_only", f"The check-in database is read-only: {_NOT_LOGGED} until its "
+        "file is writable again. Tell whoever runs the kiosk server."),
+    sqlite3.SQLITE_FULL: (
+        "disk_full", f"The disk that holds the check-in database is full: {_NOT_LOGGED} "
+        "until space is freed on the kiosk server."),
+    sqlite3.SQLITE_BUSY: (
+        "store_unavailable", "The check-in database is locked by another program: nothing "
+        "was logged. Try again in a moment."),
+    sqlite3.SQLITE_LOCKED: (
+        "store_unavailable", "The check-in database is locked by another program: nothing "
+        "was logged. Try again in a moment."),
+    sqlite3.SQLITE_IOERR: (
+        "store_unavailable", "The check-in database could not be read or written (an I/O "
+        "error on the kiosk server): nothing was logged. Try again in a moment."),
+    sqlite3.SQLITE_CANTOPEN: (
+        "store_unavailable", "The check-in database cannot be opened on the kiosk server: "
+        "nothing was logged."),
+}
+
+
+def fault_of(exc: BaseException) -> StoreUnavailable | None:
+    """The ``StoreUnavailable`` that ``exc`` (an SQLite error, or one raised from it) stands
+    for; None when it is not a fault of the store (a bug, or a constraint)."""
+    while exc is not None and not isinstance(exc, StoreUnavailable | sqlite3.Error):
+        exc = exc.__cause__
+    if isinstance(exc, StoreUnavailable) or exc is None:
+        return exc
+    code = getattr(exc, "sqlite_errorcode", None)
+    fault = _FAULTS.get(code & 0xFF) if isinstance(code, int) else None
+    return StoreUnavailable(*fault) if fault else None
 
 
 def utc_now_iso() -> str:
@@ -165,13 +213,28 @@ _M001_SQL = """
         """
 
 
+def _script_statements(sql: str) -> list[str]:
+    """A script's statements one by one, for ``db.execute`` inside migrate's transaction:
+    ``executescript`` would commit that transaction first, so a crash, or a second process
+    starting at the same moment, could see half a migration."""
+    statements, pending = [], ""
+    for part in sql.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):  # not inside a trigger body or a string
+            if pending.strip(" \t\n;"):
+                statements.append(pending.strip())
+            pending = ""
+    return statements
+
+
 def _m001_initial(db: sqlite_utils.Database) -> None:
-    db.executescript(_M001_SQL)
+    for statement in _script_statements(_M001_SQL):
+        db.execute(statement)
 
 
 def _m002_party_limits(db: sqlite_utils.Database) -> None:
     # The party rule is program data like the radius: the profile row is its only home.
-    db.executescript(
+    for statement in _script_statements(
         """
         ALTER TABLE profiles ADD COLUMN group_max_adults INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE profiles ADD COLUMN group_max_children INTEGER NOT NULL DEFAULT 0;
@@ -180,7 +243,8 @@ def _m002_party_limits(db: sqlite_utils.Database) -> None:
         -- ASTC from 1 January 2026: a group covers 2 adults + 4 children.
         UPDATE profiles SET group_max_adults = 2, group_max_children = 4 WHERE name = 'astc';
         """
-    )
+    ):
+        db.execute(statement)
 
 
 def _m003_checkin_covered(db: sqlite_utils.Database) -> None:
@@ -364,6 +428,8 @@ def _m007_programs(db: sqlite_utils.Database) -> None:
         "ALTER TABLE institutions ADD COLUMN excluded_venue TEXT",
         "ALTER TABLE institutions ADD COLUMN benefit_tier TEXT",
         "ALTER TABLE institutions ADD COLUMN coord_precision TEXT",
+        # which program a check-in was decided under (NULL before: the default program)
+        "ALTER TABLE checkins ADD COLUMN program TEXT",
     ):
         db.execute(statement)
     for (name, title, radius, residence, rule, benefit, discount, mark, minimum,
@@ -378,15 +444,58 @@ def _m007_programs(db: sqlite_utils.Database) -> None:
 
 
 def _m008_crosswalk(db: sqlite_utils.Database) -> None:
-    pass  # issue 13: the crosswalk between programs' lists (filled in by its change)
+    # Issue 13 (passport/crosswalk.py): which entries of two programs' lists are the same
+    # institution. One row per pair, stored once (program_a < program_b). An entry has at
+    # most one confirmed counterpart per other program: the partial unique indexes hold it.
+    for statement in (
+        "CREATE TABLE crosswalk (program_a TEXT NOT NULL REFERENCES profiles(name), "
+        "id_a TEXT NOT NULL, program_b TEXT NOT NULL REFERENCES profiles(name), "
+        "id_b TEXT NOT NULL, status TEXT NOT NULL "
+        "CHECK (status IN ('suggested', 'confirmed', 'rejected')), score REAL, "
+        "distance_miles REAL, suggested_at TEXT, decided_by TEXT, decided_at TEXT, "
+        "PRIMARY KEY (program_a, id_a, program_b, id_b), CHECK (program_a < program_b))",
+        "CREATE INDEX crosswalk_b ON crosswalk(program_b, id_b)",
+        "CREATE INDEX crosswalk_status ON crosswalk(status, program_a, program_b)",
+        "CREATE UNIQUE INDEX crosswalk_one_a ON crosswalk(program_a, id_a, program_b) "
+        "WHERE status = 'confirmed'",
+        "CREATE UNIQUE INDEX crosswalk_one_b ON crosswalk(program_b, id_b, program_a) "
+        "WHERE status = 'confirmed'",
+    ):
+        db.execute(statement)
 
 
 def _m009_token_scopes(db: sqlite_utils.Database) -> None:
-    pass  # issue 15: API token scopes and last use (filled in by its change)
+    # Scopes, space-separated (as OAuth writes them). Tokens made before scopes existed
+    # could call every endpoint, so they keep every scope there was then; new tokens always
+    # name theirs. last_used_at: ISO UTC, refreshed at most once a minute per token.
+    db.execute("ALTER TABLE api_tokens ADD COLUMN scopes TEXT NOT NULL "
+               "DEFAULT 'check checkins:read checkins:write reports:read'")
+    db.execute("ALTER TABLE api_tokens ADD COLUMN last_used_at TEXT")
 
 
 def _m010_sync(db: sqlite_utils.Database) -> None:
-    pass  # issue 14: hub enrolment, applied bundles, the check-in outbox (filled in)
+    # Issue 14, a site of a program network (passport/sync.py, passport/bundle.py): the hub
+    # it enrolled with (one row; the credential is sealed under the instance secret, so a
+    # copied store file does not carry it), the hub keys it pins, the bundles it applied (the
+    # last one's bytes kept for `passport bundle export`), the check-in outbox's high-water
+    # marks, and which of its own keys and card revocations the hub acknowledged (a key
+    # changes state after it was sent, so a mark per key, not one number).
+    for statement in (
+        "CREATE TABLE hub_enrolment (id INTEGER PRIMARY KEY CHECK (id = 1), "
+        "hub_url TEXT NOT NULL, site TEXT NOT NULL, credential BLOB NOT NULL, "
+        "enrolled_at TEXT NOT NULL)",
+        "CREATE TABLE hub_pinned_keys (key_id TEXT PRIMARY KEY, public_key TEXT NOT NULL, "
+        "pinned_at TEXT NOT NULL, source TEXT NOT NULL)",
+        "CREATE TABLE applied_bundles (sequence INTEGER PRIMARY KEY, sha256 TEXT NOT NULL, "
+        "key_id TEXT NOT NULL, issued_at TEXT NOT NULL, valid_until TEXT NOT NULL, "
+        "applied_at TEXT NOT NULL, etag TEXT, data BLOB)",
+        "CREATE TABLE sync_outbox (stream TEXT PRIMARY KEY, high_water INTEGER NOT NULL, "
+        "updated_at TEXT NOT NULL)",
+        "CREATE TABLE sync_sent_trust (kind TEXT NOT NULL CHECK (kind IN ('key', "
+        "'revocation')), ident TEXT NOT NULL, state TEXT NOT NULL, sent_at TEXT NOT NULL, "
+        "PRIMARY KEY (kind, ident))",
+    ):
+        db.execute(statement)
 
 
 # Append new migrations; never edit or reorder a released one.
@@ -396,17 +505,42 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m009_token_scopes, _m010_sync]
 
 
+def _applied_migrations(db: sqlite_utils.Database) -> set[int]:
+    return {row[0] for row in db.execute("SELECT version FROM schema_migrations").fetchall()}
+
+
+@contextmanager
+def _write_transaction(db: sqlite_utils.Database) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` .. ``COMMIT``: the write lock from the first statement on (a plain
+    ``BEGIN`` takes it only at the first write, after the reads that decided what to write)."""
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.conn.rollback()
+        raise
+    db.conn.commit()
+
+
 def migrate(db: sqlite_utils.Database) -> int:
-    """Apply the missing migrations in order; return the schema version."""
+    """Apply the missing migrations in order; return the schema version.
+
+    Safe when several processes open a new file at once (``passport serve --workers N``, a
+    CLI command started beside the server): each migration runs in its own ``BEGIN
+    IMMEDIATE`` transaction and checks again inside it that it is still missing, so a second
+    process waits for the first (busy timeout) and then finds the work done.
+    """
     db.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations "
         "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
     )
-    done = {row[0] for row in db.execute("SELECT version FROM schema_migrations").fetchall()}
+    done = _applied_migrations(db)  # read without the write lock: usually all are applied
     for number, migration in enumerate(MIGRATIONS, start=1):
         if number in done:
             continue
-        with db.atomic():
+        with _write_transaction(db):
+            if number in _applied_migrations(db):  # another process applied it meanwhile
+                continue
             migration(db)
             db.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
@@ -415,10 +549,15 @@ def migrate(db: sqlite_utils.Database) -> int:
     return len(MIGRATIONS)
 
 
-def _connection_pragmas(db: sqlite_utils.Database) -> None:
+# A writer waits this long for another's lock instead of failing at once (kiosk + CLI at
+# the same time); past it the write fails as a fault (StoreUnavailable, "store_unavailable").
+BUSY_TIMEOUT_MS = 5000
+
+
+def _connection_pragmas(db: sqlite_utils.Database,
+                        busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
     """Per-connection settings (SQLite does not keep them in the file)."""
-    # A writer waits for a lock instead of failing at once (kiosk + CLI at the same time).
-    db.execute("PRAGMA busy_timeout = 5000")
+    db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     db.execute("PRAGMA foreign_keys = ON")
 
 
@@ -436,6 +575,8 @@ def open_db(path: str | os.PathLike[str] | None = None) -> sqlite_utils.Database
         db.enable_wal()
         migrate(db)
     except Exception as exc:  # sqlite3.DatabaseError and OSError both mean "not usable"
+        if (fault := fault_of(exc)) is not None:  # may pass: the kiosk answers 503 meanwhile
+            raise fault from exc
         raise StoreError(f"cannot open passport store {db_path}: {exc}") from exc
     return db
 
@@ -444,7 +585,8 @@ SYNCHRONOUS_LEVELS = ("NORMAL", "FULL", "EXTRA")
 
 
 def connect_migrated(
-    path: str | os.PathLike[str], synchronous: str = "FULL", *, check_same_thread: bool = True
+    path: str | os.PathLike[str], synchronous: str = "FULL", *, check_same_thread: bool = True,
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS,
 ) -> sqlite_utils.Database:
     """Open a store that ``open_db`` already opened (so migrated, WAL set on the file) with
     only the per-connection pragmas: a small part of ``open_db``'s work, for the kiosk's
@@ -453,13 +595,14 @@ def connect_migrated(
     ``synchronous``: FULL fsyncs the WAL at every commit (survives power loss; the fsync is
     most of a commit's time); NORMAL writes the WAL without fsync (a commit survives the
     process crashing, the last ones may roll back on power loss).
-    ``check_same_thread=False`` for a handle another thread may close.
+    ``check_same_thread=False`` for a handle another thread may close. ``busy_timeout_ms``:
+    how long a write waits for another connection's lock.
     """
     level = synchronous.upper()
     if level not in SYNCHRONOUS_LEVELS:
         raise ValueError(f"synchronous must be one of {SYNCHRONOUS_LEVELS}, not {synchronous!r}")
     db = sqlite_utils.Database(sqlite3.connect(Path(path), check_same_thread=check_same_thread))
-    _connection_pragmas(db)
+    _connection_pragmas(db, busy_timeout_ms)
     db.execute(f"PRAGMA synchronous = {level}")
     return db
 
@@ -498,6 +641,44 @@ def get_profile_row(db: sqlite_utils.Database, name: str) -> dict | None:
     return _first_row(db, "SELECT * FROM profiles WHERE name = ?", [name])
 
 
+def active_profile_rows(db: sqlite_utils.Database) -> tuple[tuple[str, ...], list[tuple]]:
+    """The programs with a published list, in the programs' order: (column names, rows as
+    tuples). Read per check: on the connection itself, as ``_first_row``, and left as
+    tuples so that a caller can key a cache on them before building anything."""
+    cursor = db.conn.execute("SELECT * FROM profiles WHERE active_list_version IS NOT NULL "
+                             "ORDER BY sort_order, name")
+    return tuple(column[0] for column in cursor.description), cursor.fetchall()
+
+
+# (owner of the two below: passport/programs.py, the program catalogue)
+PROFILE_COLUMNS = (
+    "name", "title", "radius_miles", "residence_rule", "group_max_adults",
+    "group_max_children", "individual_max_adults", "individual_max_children", "distance_rule",
+    "benefit", "discount_percent", "card_mark", "min_membership", "valid_from", "valid_until",
+)
+
+
+def program_rows(db: sqlite_utils.Database) -> list[dict]:
+    """Every profile in the programs' order, with ``institution_count`` (the row count of
+    its active list version; None without one)."""
+    return list(db.query(
+        "SELECT p.*, v.row_count AS institution_count FROM profiles p "
+        "LEFT JOIN list_versions v ON v.version = p.active_list_version "
+        "ORDER BY p.sort_order, p.name"))
+
+
+def insert_profile(db: sqlite_utils.Database, row: dict) -> None:
+    """Add a program (``PROFILE_COLUMNS``) after the others in the programs' order; a taken
+    name raises ``sqlite3.IntegrityError`` and writes nothing."""
+    columns = ", ".join(PROFILE_COLUMNS)
+    marks = ", ".join("?" for _ in PROFILE_COLUMNS)
+    with db.atomic():
+        db.execute(
+            f"INSERT INTO profiles ({columns}, sort_order) VALUES ({marks}, "
+            "(SELECT COALESCE(MAX(sort_order), 0) + 1 FROM profiles))",
+            [row.get(c) for c in PROFILE_COLUMNS])
+
+
 # --------------------------------------------------------------------------- participant lists
 # (owner: passport/institutions.py)
 
@@ -525,29 +706,41 @@ def publish_list(
 
     Returns (new version, previously active version).
     """
+    with db.atomic():
+        return insert_list_version(db, profile=profile, records=records,
+                                   source_name=source_name, source_sha256=source_sha256,
+                                   actor=actor, note=note)
+
+
+def insert_list_version(
+    db: sqlite_utils.Database, *, profile: str, records: list[dict], source_name: str | None,
+    source_sha256: str | None, actor: str | None, note: str | None = None,
+) -> tuple[int, int | None]:
+    """``publish_list``'s writes without a transaction of their own: for a caller that
+    publishes inside its own ``db.atomic()`` (a hub bundle applies every program's list and
+    the trust list together)."""
     columns = ", ".join(INSTITUTION_COLUMNS)
     marks = ", ".join("?" for _ in INSTITUTION_COLUMNS)
     now = utc_now_iso()
-    with db.atomic():
-        version = db.execute(
-            "SELECT COALESCE(MAX(version), 0) + 1 FROM list_versions").fetchone()[0]
-        previous = get_active_list_version(db, profile)
-        db.execute(
-            "INSERT INTO list_versions (version, profile, created_at, created_by, source_name, "
-            "source_sha256, row_count, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [version, profile, now, actor, source_name, source_sha256, len(records), note],
-        )
-        db.conn.executemany(
-            f"INSERT INTO institutions (list_version, {columns}) VALUES (?, {marks})",
-            [[version, *(r.get(c) for c in INSTITUTION_COLUMNS)] for r in records],
-        )
-        db.execute("UPDATE profiles SET active_list_version = ? WHERE name = ?",
-                   [version, profile])
-        db.execute(
-            "INSERT INTO list_events (at, profile, action, list_version, previous_version, "
-            "actor) VALUES (?, ?, 'publish', ?, ?, ?)",
-            [now, profile, version, previous, actor],
-        )
+    version = db.execute(
+        "SELECT COALESCE(MAX(version), 0) + 1 FROM list_versions").fetchone()[0]
+    previous = get_active_list_version(db, profile)
+    db.execute(
+        "INSERT INTO list_versions (version, profile, created_at, created_by, source_name, "
+        "source_sha256, row_count, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [version, profile, now, actor, source_name, source_sha256, len(records), note],
+    )
+    db.conn.executemany(
+        f"INSERT INTO institutions (list_version, {columns}) VALUES (?, {marks})",
+        [[version, *(r.get(c) for c in INSTITUTION_COLUMNS)] for r in records],
+    )
+    db.execute("UPDATE profiles SET active_list_version = ? WHERE name = ?",
+               [version, profile])
+    db.execute(
+        "INSERT INTO list_events (at, profile, action, list_version, previous_version, "
+        "actor) VALUES (?, ?, 'publish', ?, ?, ?)",
+        [now, profile, version, previous, actor],
+    )
     return version, previous
 
 
@@ -597,7 +790,7 @@ def list_event_rows(db: sqlite_utils.Database, profile: str, limit: int = 50) ->
 CHECKIN_COLUMNS = (
     "at", "visit", "home", "member_id", "names", "admit", "reasons", "home_distance_miles",
     "residence_distance_miles", "list_version", "party_size", "staff_user", "source",
-    "idempotency_key", "undoes", "card_key_id", "covered",
+    "idempotency_key", "undoes", "card_key_id", "covered", "program",
 )
 # Every read of the log carries ``undone_by``: the id of the row that undid it, or NULL.
 _CHECKIN_SELECT = ("SELECT c.*, (SELECT u.id FROM checkins u WHERE u.undoes = c.id) "
@@ -763,11 +956,14 @@ def count_active_admins(db: sqlite_utils.Database) -> int:
     ).fetchone()[0]
 
 
-def insert_api_token(db: sqlite_utils.Database, name: str, token_sha256: str) -> int:
+def insert_api_token(db: sqlite_utils.Database, name: str, token_sha256: str,
+                     scopes: str) -> int:
+    """A new token row; ``scopes`` space-separated."""
     with db.atomic():
         cursor = db.execute(
-            "INSERT INTO api_tokens (name, token_sha256, created_at) VALUES (?, ?, ?)",
-            [name, token_sha256, utc_now_iso()],
+            "INSERT INTO api_tokens (name, token_sha256, created_at, scopes) "
+            "VALUES (?, ?, ?, ?)",
+            [name, token_sha256, utc_now_iso(), scopes],
         )
     return cursor.lastrowid
 
@@ -775,16 +971,35 @@ def insert_api_token(db: sqlite_utils.Database, name: str, token_sha256: str) ->
 def get_live_api_token_row(db: sqlite_utils.Database, token_sha256: str) -> dict | None:
     return _first_row(
         db,
-        "SELECT id, name, created_at FROM api_tokens "
+        "SELECT id, name, created_at, scopes, last_used_at FROM api_tokens "
         "WHERE token_sha256 = ? AND revoked_at IS NULL",
         [token_sha256],
     )
 
 
+def touch_api_token(db: sqlite_utils.Database, token_id: int, used_at: str,
+                    stale_before: str) -> int:
+    """Set the token's ``last_used_at`` to ``used_at`` if it is unset or at or before
+    ``stale_before`` (so concurrent requests write it once); return the rows changed."""
+    with db.atomic():
+        cursor = db.execute(
+            "UPDATE api_tokens SET last_used_at = ? "
+            "WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)",
+            [used_at, token_id, stale_before],
+        )
+    return cursor.rowcount
+
+
 def list_api_token_rows(db: sqlite_utils.Database) -> list[dict]:
     return list(
-        db.query("SELECT id, name, created_at, revoked_at FROM api_tokens ORDER BY id")
+        db.query("SELECT id, name, scopes, created_at, last_used_at, revoked_at "
+                 "FROM api_tokens ORDER BY id")
     )
+
+
+def live_api_token_ids_named(db: sqlite_utils.Database, name: str) -> list[int]:
+    return [row[0] for row in db.execute(
+        "SELECT id FROM api_tokens WHERE name = ? AND revoked_at IS NULL ORDER BY id", [name])]
 
 
 def revoke_api_token_row(db: sqlite_utils.Database, token_id: int) -> int:
@@ -978,6 +1193,89 @@ def card_issuance_batch_rows(db: sqlite_utils.Database, limit: int = 20) -> list
         "ORDER BY MIN(id) DESC LIMIT ?", [limit]))
 
 
+# --------------------------------------------------------------------------- crosswalk
+# (owner: passport/crosswalk.py)
+#
+# Confirming or rejecting a pair also stamps the crosswalk (``_stamp_crosswalk``, same
+# transaction), like the trust list: the lookup the decisions use stays in memory until a
+# decision changes. Suggestions do not stamp: no decision reads them.
+
+CROSSWALK_STAMP_SETTING = "crosswalk_stamp"
+CROSSWALK_COLUMNS = ("program_a", "id_a", "program_b", "id_b", "status", "score",
+                     "distance_miles", "suggested_at", "decided_by", "decided_at")
+
+
+def _stamp_crosswalk(db: sqlite_utils.Database) -> None:
+    set_setting(db, CROSSWALK_STAMP_SETTING, secrets.token_hex(16))  # random: see _stamp_trust
+
+
+def get_crosswalk_stamp(db: sqlite_utils.Database) -> str | None:
+    """The stamp of the last confirm or reject; None if there was none."""
+    row = _first_row(db, "SELECT value FROM settings WHERE key = ?", [CROSSWALK_STAMP_SETTING])
+    return row["value"] if row else None
+
+
+def replace_crosswalk_suggestions(db: sqlite_utils.Database, program_a: str, program_b: str,
+                                  rows: list[dict]) -> None:
+    """Replace the ``suggested`` pairs of two programs (``program_a < program_b``) with
+    ``rows`` (``id_a, id_b, score, distance_miles``), all or nothing; a confirmed or rejected
+    pair is never overwritten."""
+    now = utc_now_iso()
+    with db.atomic():
+        db.execute("DELETE FROM crosswalk WHERE program_a = ? AND program_b = ? "
+                   "AND status = 'suggested'", [program_a, program_b])
+        db.conn.executemany(
+            "INSERT INTO crosswalk (program_a, id_a, program_b, id_b, status, score, "
+            "distance_miles, suggested_at) VALUES (?, ?, ?, ?, 'suggested', ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            [[program_a, r["id_a"], program_b, r["id_b"], r["score"], r["distance_miles"], now]
+             for r in rows])
+
+
+def decide_crosswalk_pair(db: sqlite_utils.Database, row: dict) -> None:
+    """Set a pair's ``status`` (confirmed or rejected) with ``score``, ``distance_miles``,
+    ``decided_by``; raises ``sqlite3.IntegrityError`` when a confirmation would give an entry
+    a second confirmed counterpart in the same program."""
+    with db.atomic():
+        db.execute(
+            "INSERT INTO crosswalk (program_a, id_a, program_b, id_b, status, score, "
+            "distance_miles, decided_by, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (program_a, id_a, program_b, id_b) DO UPDATE SET "
+            "status = excluded.status, score = excluded.score, "
+            "distance_miles = excluded.distance_miles, decided_by = excluded.decided_by, "
+            "decided_at = excluded.decided_at",
+            [row["program_a"], row["id_a"], row["program_b"], row["id_b"], row["status"],
+             row.get("score"), row.get("distance_miles"), row.get("decided_by"),
+             utc_now_iso()])
+        _stamp_crosswalk(db)
+
+
+def crosswalk_rows(db: sqlite_utils.Database, program: str | None = None,
+                   status: str | None = None, other: str | None = None) -> list[dict]:
+    """Pairs with ``program`` on either side (and ``other`` on the other), of ``status``;
+    suggestions best score first, then decisions newest first."""
+    where, params = ["1 = 1"], []
+    if program is not None:
+        where.append("(program_a = ? OR program_b = ?)")
+        params += [program, program]
+    if other is not None:
+        where.append("(program_a = ? OR program_b = ?)")
+        params += [other, other]
+    if status is not None:
+        where.append("status = ?")
+        params.append(status)
+    return list(db.query(
+        f"SELECT {', '.join(CROSSWALK_COLUMNS)} FROM crosswalk WHERE {' AND '.join(where)} "
+        "ORDER BY status = 'suggested' DESC, score DESC, decided_at DESC, program_a, id_a, "
+        "program_b, id_b", params))
+
+
+def decided_crosswalk_rows(db: sqlite_utils.Database) -> list[tuple]:
+    """``(program_a, id_a, program_b, id_b, status)`` of every confirmed or rejected pair."""
+    return db.execute("SELECT program_a, id_a, program_b, id_b, status FROM crosswalk "
+                      "WHERE status <> 'suggested'").fetchall()
+
+
 # --------------------------------------------------------------------------- audit log
 # (owner: passport/audit.py)
 
@@ -1073,3 +1371,207 @@ def report_raw(db: sqlite_utils.Database, dim: str, from_iso: str | None,
         "AND NOT EXISTS (SELECT 1 FROM checkins u WHERE u.undoes = c.id) GROUP BY 1",
         [from_iso or "", to_iso or "~"],
     ).fetchall()
+
+
+# --------------------------------------------------------------------------- program network
+# (owners: passport/bundle.py applies hub bundles, passport/sync.py enrols and syncs a site;
+# the tables are migration 10's)
+
+def upsert_profile_rows(db: sqlite_utils.Database, rows: list[dict]) -> int:
+    """Insert or update program profiles from a hub bundle (every column the row and the
+    table share, never ``active_list_version``: this site's own). Returns how many."""
+    known = {r[1] for r in db.execute("PRAGMA table_info(profiles)").fetchall()}
+    known.discard("active_list_version")
+    for row in rows:
+        if not isinstance(row, dict) or not isinstance(row.get("name"), str):
+            raise ValueError("a profile row needs a name")
+        columns = [c for c in row if c in known]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "name")
+        db.execute(
+            f"INSERT INTO profiles ({', '.join(columns)}) VALUES "
+            f"({', '.join('?' for _ in columns)}) ON CONFLICT(name) DO "
+            + (f"UPDATE SET {updates}" if updates else "NOTHING"),
+            [row[c] for c in columns])
+    return len(rows)
+
+
+_APPLIED_COLUMNS = "sequence, sha256, key_id, issued_at, valid_until, applied_at, etag"
+
+
+def last_applied_bundle_row(db: sqlite_utils.Database) -> dict | None:
+    """The newest applied bundle (without its bytes), or None before the first one."""
+    return _first_row(db, f"SELECT {_APPLIED_COLUMNS} FROM applied_bundles "
+                          "ORDER BY sequence DESC LIMIT 1", [])
+
+
+def last_applied_bundle_data(db: sqlite_utils.Database) -> bytes | None:
+    row = db.execute("SELECT data FROM applied_bundles ORDER BY sequence DESC LIMIT 1"
+                     ).fetchone()
+    return bytes(row[0]) if row and row[0] is not None else None
+
+
+def record_applied_bundle(db: sqlite_utils.Database, row: dict) -> None:
+    """Record an applied bundle (inside the applying transaction); only the newest keeps its
+    bytes."""
+    db.execute("UPDATE applied_bundles SET data = NULL WHERE data IS NOT NULL")
+    db.execute(
+        f"INSERT INTO applied_bundles ({_APPLIED_COLUMNS}, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [row["sequence"], row["sha256"], row["key_id"], row["issued_at"], row["valid_until"],
+         utc_now_iso(), row.get("etag"), row["data"]])
+
+
+def pinned_hub_keys(db: sqlite_utils.Database) -> dict[str, str]:
+    """The hub keys this site trusts: key id -> public key text."""
+    return dict(db.execute("SELECT key_id, public_key FROM hub_pinned_keys").fetchall())
+
+
+def replace_pinned_hub_keys(db: sqlite_utils.Database, keys: dict[str, str],
+                            source: str) -> None:
+    """Pin exactly ``keys`` (key id -> public key text): a verified bundle names the hub's
+    current keys, so a rotation is followed and a retired hub key is dropped."""
+    with db.atomic():
+        db.execute("DELETE FROM hub_pinned_keys")
+        db.conn.executemany(
+            "INSERT INTO hub_pinned_keys (key_id, public_key, pinned_at, source) "
+            "VALUES (?, ?, ?, ?)", [[k, v, utc_now_iso(), source] for k, v in keys.items()])
+
+
+def pin_hub_key(db: sqlite_utils.Database, key_id: str, public_key: str, source: str) -> None:
+    with db.atomic():
+        db.execute(
+            "INSERT INTO hub_pinned_keys (key_id, public_key, pinned_at, source) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT(key_id) DO UPDATE SET "
+            "public_key = excluded.public_key, pinned_at = excluded.pinned_at, "
+            "source = excluded.source", [key_id, public_key, utc_now_iso(), source])
+
+
+def save_hub_enrolment(db: sqlite_utils.Database, hub_url: str, site: str,
+                       credential: bytes, key_id: str, public_key: str) -> None:
+    """Record the enrolment and pin the hub key it was made with, together."""
+    with db.atomic():
+        db.execute(
+            "INSERT INTO hub_enrolment (id, hub_url, site, credential, enrolled_at) "
+            "VALUES (1, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET hub_url = excluded.hub_url, "
+            "site = excluded.site, credential = excluded.credential, "
+            "enrolled_at = excluded.enrolled_at", [hub_url, site, credential, utc_now_iso()])
+        pin_hub_key(db, key_id, public_key, "enrol")
+
+
+def get_hub_enrolment(db: sqlite_utils.Database) -> dict | None:
+    return _first_row(db, "SELECT hub_url, site, credential, enrolled_at FROM hub_enrolment", [])
+
+
+def get_outbox_mark(db: sqlite_utils.Database, stream: str) -> int:
+    """The highest log id of ``stream`` the hub acknowledged (0: none yet)."""
+    row = db.execute("SELECT high_water FROM sync_outbox WHERE stream = ?",
+                     [stream]).fetchone()
+    return row[0] if row else 0
+
+
+def advance_outbox_mark(db: sqlite_utils.Database, stream: str, high_water: int) -> None:
+    """Move ``stream``'s mark up to ``high_water`` (never down)."""
+    with db.atomic():
+        db.execute(
+            "INSERT INTO sync_outbox (stream, high_water, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(stream) DO UPDATE SET high_water = MAX(high_water, "
+            "excluded.high_water), updated_at = excluded.updated_at",
+            [stream, high_water, utc_now_iso()])
+
+
+def checkin_outbox_rows(db: sqlite_utils.Database, after_id: int, limit: int) -> list[dict]:
+    """Log entries after ``after_id``, oldest first: only the columns that leave the site
+    (no names, no member ids)."""
+    return list(db.query(
+        "SELECT id, at, program, visit, home, party_size, covered, admit, reasons, undoes "
+        "FROM checkins WHERE id > ? ORDER BY id LIMIT ?", [after_id, limit]))
+
+
+def count_checkins_after(db: sqlite_utils.Database, after_id: int) -> int:
+    return db.execute("SELECT COUNT(*) FROM checkins WHERE id > ?", [after_id]).fetchone()[0]
+
+
+def sent_trust_states(db: sqlite_utils.Database) -> dict[tuple[str, str], str]:
+    """(kind, ident) -> the state the hub acknowledged (kind ``key`` or ``revocation``)."""
+    return {(k, i): s for k, i, s in db.execute(
+        "SELECT kind, ident, state FROM sync_sent_trust").fetchall()}
+
+
+def mark_trust_sent(db: sqlite_utils.Database, items: list[tuple[str, str, str]]) -> None:
+    """Record (kind, ident, state) as acknowledged by the hub."""
+    with db.atomic():
+        db.conn.executemany(
+            "INSERT INTO sync_sent_trust (kind, ident, state, sent_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(kind, ident) DO UPDATE SET state = excluded.state, "
+            "sent_at = excluded.sent_at", [[k, i, s, utc_now_iso()] for k, i, s in items])
+
+
+# --------------------------------------------------------------------------- backups
+# The SQL of passport/backup.py: SQLite's online backup API and the checks of a file.
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+class StoreInUse(StoreError):
+    """Another connection (a serving kiosk, a running command) has the store open."""
+
+
+def backup_into(source: sqlite3.Connection, target_path: str | os.PathLike[str]) -> None:
+    """Copy the store behind ``source`` into a new file with the online backup API, in one
+    step: one read transaction, so the copy is the store as of one commit while writers go
+    on (WAL). The copy is a single self-contained file (rollback journal, not WAL)."""
+    target = sqlite3.connect(target_path)
+    try:
+        source.backup(target)
+        target.execute("PRAGMA journal_mode = DELETE")
+        target.commit()
+    finally:
+        target.close()
+
+
+def open_read_only(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """A read-only handle on a file nobody writes (a backup): ``immutable`` takes no locks
+    and creates no -wal/-shm beside it."""
+    return sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+
+
+def integrity_problems(conn: sqlite3.Connection, limit: int = 5) -> list[str]:
+    """``PRAGMA integrity_check``'s findings (empty when the file is sound)."""
+    rows = [row[0] for row in conn.execute(f"PRAGMA integrity_check({int(limit)})")]
+    return [] if rows == ["ok"] else rows
+
+
+def schema_version_of(conn: sqlite3.Connection) -> int | None:
+    """The highest migration applied to the file; None when it is not a passport store."""
+    found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                         "AND name = 'schema_migrations'").fetchone()
+    if found is None:
+        return None
+    return conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
+
+
+def count_checkin_rows(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT COUNT(*) FROM checkins").fetchone()[0]
+
+
+def lock_exclusive(path: str | os.PathLike[str], timeout_ms: int = 200) -> sqlite3.Connection:
+    """A handle that alone holds the store: EXCLUSIVE locking mode set before the first
+    access, so in WAL mode it fails while any other connection has the file open (the
+    kiosk keeps one open while it serves), idle or not. Raises ``StoreInUse``."""
+    conn = sqlite3.connect(path, timeout=timeout_ms / 1000, isolation_level=None)
+    try:
+        conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+        conn.execute("BEGIN EXCLUSIVE")
+        conn.execute("COMMIT")  # the lock stays: exclusive mode keeps it until close
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise StoreInUse(f"the store {Path(path).name} is open elsewhere (a kiosk serving "
+                             "or another command): stop it first") from None
+        raise
+    return conn
+
+
+def replace_contents(source: sqlite3.Connection, target: sqlite3.Connection) -> None:
+    """Overwrite ``target``'s store with ``source``'s through the backup API: SQLite writes
+    it as one transaction, so the target is the old store or the new one, never a mix."""
+    source.backup(target)

@@ -52,6 +52,7 @@ def shipped_csv() -> Path:
 KIOSK_TEST_PASSWORD = "correct horse battery"
 # The kiosk tests' instant: noon in California, the same calendar day in every US zone.
 KIOSK_TEST_NOW = datetime(2026, 6, 15, 19, 0, tzinfo=UTC)
+KIOSK_TEST_IDLE_MINUTES = 366 * 24 * 60
 
 
 class SettableClock:
@@ -72,11 +73,13 @@ def kiosk_clock() -> SettableClock:
 
 @pytest.fixture
 def kiosk_app(db_path, kiosk_clock):
-    """The Flask app on the test store (a fixed secret key: tests only), on ``kiosk_clock``."""
+    """The Flask app on the test store (a fixed secret key: tests only), on ``kiosk_clock``.
+    Sessions stay signed in for a year of that clock: tests move it by days between requests
+    (tests/test_web_security.py holds the idle sign-out at its default)."""
     from kiosk import create_app
 
     return create_app({"TESTING": True, "DB": str(db_path), "SECRET_KEY": "test-only-secret",
-                       "CLOCK": kiosk_clock})
+                       "CLOCK": kiosk_clock, "IDLE_MINUTES": KIOSK_TEST_IDLE_MINUTES})
 
 
 @pytest.fixture
@@ -132,6 +135,40 @@ def cli(db_path):
         return result
 
     return invoke
+
+
+# --------------------------------------------------------------------------- hub (PostgreSQL)
+
+HUB_TEST_SECRET = "hub-tests-only-secret-0123456789"
+
+
+@pytest.fixture(scope="session")
+def hub_url():
+    """A PostgreSQL database of its own for this session (tests/hubdb.py), dropped at the
+    end; skipped with one line without a server, failed under CI=true."""
+    from hubdb import fresh_database
+
+    with fresh_database() as url:
+        yield url
+
+
+@pytest.fixture
+def hub_pool(hub_url, monkeypatch, tmp_path):
+    """An initialised, empty hub (``passport hub init``) on the session's database, its
+    URL in $PASSPORT_HUB_DATABASE_URL and a test-only key secret."""
+    from hubdb import empty_tables
+
+    from passport import hubstore
+    from passport.hub import setup
+
+    monkeypatch.setenv(hubstore.URL_ENV_VAR, hub_url)
+    monkeypatch.setenv("PASSPORT_SECRET_KEY", HUB_TEST_SECRET)
+    monkeypatch.setenv("PASSPORT_INSTANCE", str(tmp_path / "hub-instance"))
+    empty_tables(hub_url)
+    pool = hubstore.open_pool(hub_url, max_size=4)
+    setup.init(pool)
+    yield pool
+    pool.close()
 
 
 # --------------------------------------------------------------------------- page tests

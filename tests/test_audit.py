@@ -146,7 +146,9 @@ def test_cli_users_and_tokens(cli, db):
     assert actions(db) == [(CLI_ACTOR, "user.created", "bob"),
                            (CLI_ACTOR, "token.created", str(token["id"])),
                            (CLI_ACTOR, "token.revoked", str(token["id"]))]
-    assert rows(db, "token.created")[0]["details"] == {"token_name": "ticketing"}
+    assert rows(db, "token.created")[0]["details"] == {
+        "token_name": "ticketing", "scopes": ["check", "checkins:read", "checkins:write",
+                                              "reports:read"]}
     logged = everything_logged(db)
     assert token["token"] not in logged and PASSWORD not in logged
 
@@ -199,7 +201,8 @@ def test_admin_actions_are_audited_as_the_admin(admin_client, db, shipped_csv, k
          new_password_repeat=PASSWORD + "!")
     post(admin_client, "/admin/users/carol/disable")
     post(admin_client, "/admin/users/carol/enable")
-    token_page = post(admin_client, "/admin/tokens", name="ticketing").get_data(as_text=True)
+    token_page = post(admin_client, "/admin/tokens", name="ticketing",
+                      scope="check").get_data(as_text=True)
     token_id = str(auth.list_tokens(db)[0]["id"])
     post(admin_client, f"/admin/tokens/{token_id}/revoke")
     lock(kiosk_app, "carol", "10.0.0.9", 5)

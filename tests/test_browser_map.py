@@ -9,6 +9,7 @@ Each test has its own browser context, so its own service worker and caches.
 from __future__ import annotations
 
 import os
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlencode
@@ -92,20 +93,16 @@ def open_planner_map(page, url: str, **query: str) -> None:
     assert page.locator("#plan-map-status").is_hidden(), page.inner_text("#plan-map-status")
 
 
-def wait_for_async(page, function: str, arg=None) -> None:
-    """Waits until the async JavaScript ``function(arg)`` answers something truthy.
-    (``wait_for_function`` takes a promise for a truthy answer: here each poll starts one
-    call, unless one is running, and reads the last one's answer.)"""
-    page.evaluate("window.asyncProbe = null; window.asyncAnswer = false")
-    page.wait_for_function("""([source, arg]) => {
-        if (!window.asyncProbe) {
-            window.asyncProbe = (0, eval)(`(${source})`)(arg).then((answer) => {
-                window.asyncProbe = null;
-                window.asyncAnswer = Boolean(answer);
-            });
-        }
-        return window.asyncAnswer;
-    }""", arg=[function, arg])
+def wait_for_async(page, function: str, arg=None, timeout_s: float = 20) -> None:
+    """Waits until the async JavaScript ``function(arg)`` answers something truthy, asking
+    again every 100 ms until ``timeout_s``. (``wait_for_function`` would take the promise
+    itself as the answer, and turning the source into a function in the page needs eval,
+    which the kiosk's Content-Security-Policy refuses; ``evaluate`` awaits the promise.)"""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(function, arg):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout_s} s: {function}")
+        page.wait_for_timeout(100)
 
 
 def kept_in_cache(page, path: str) -> None:

@@ -86,7 +86,7 @@ def test_own_site_banner_confirmation_and_rollback_review(pages, server, tmp_pat
     admin.goto(f"{url}/admin")
     admin.set_input_files("#list-file", str(server["without_site"]))
     with admin.expect_navigation():
-        admin.click("#lists button[type=submit]")
+        admin.click("#upload-check")
     warning = admin.inner_text("#own-site-warning")
     assert f"this kiosk's own site Exploratorium ({EXPLORATORIUM}) is not on this list" in warning
     admin.click("button:has-text('Publish')")  # the unticked box stops the form here

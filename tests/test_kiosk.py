@@ -150,7 +150,8 @@ def test_admin_users_and_tokens(kiosk_client, kiosk_login, db):
         "/admin/users/desk2/disable", data={"csrf_token": token}, follow_redirects=True
     )
     assert auth.get_user(db, "desk2").disabled
-    response = kiosk_client.post("/admin/tokens", data={"name": "ticketing", "csrf_token": token})
+    response = kiosk_client.post("/admin/tokens", data={"name": "ticketing", "csrf_token": token,
+                                                        "scope": ["check", "reports:read"]})
     assert response.status_code == 200
     value = response.data.split(b'id="new-token" class="token">')[1].split(b"<")[0].decode()
     assert auth.verify_token(db, value).name == "ticketing"
@@ -205,6 +206,17 @@ SIGNED_OUT = {
     "reports.download": ("GET", "/admin/reports/visits.csv", 302),
     "activity.index": ("GET", "/admin/activity", 302),
     "activity.export": ("GET", "/admin/activity/activity.csv", 302),
+    "network.index": ("GET", "/admin/network", 302),  # a site of a program network
+    "network.enrol": ("POST", "/admin/network/enrol", 400),
+    "network.sync_now": ("POST", "/admin/network/sync", 400),
+    "network.import_bundle": ("POST", "/admin/network/bundle", 400),
+    "network.export_bundle": ("GET", "/admin/network/bundle.json", 302),
+    "programs.index": ("GET", "/admin/programs", 302),
+    "programs.add": ("POST", "/admin/programs", 400),
+    "crosswalk.index": ("GET", "/admin/crosswalk", 302),
+    "crosswalk.suggest": ("POST", "/admin/crosswalk/suggest", 400),
+    "crosswalk.decide": ("POST", "/admin/crosswalk/decide", 400),
+    "backups.download": ("POST", "/admin/backup", 400),
     "api.check": ("POST", "/api/v1/check", 401),
     "api.create_checkin": ("POST", "/api/v1/checkins", 401),
     "api.list_checkins": ("GET", "/api/v1/checkins", 401),
@@ -216,6 +228,7 @@ SIGNED_OUT = {
     "public.plan": ("GET", "/api/v1/plan", 400),  # public: 'home' is required
     "public.plan_geojson": ("GET", "/api/v1/plan.geojson", 400),
     "public.sites_search": ("GET", "/api/v1/sites", 503),  # public: no list yet
+    "public.programs_list": ("GET", "/api/v1/programs", 200),  # public: the programs' rules
     "health.healthz": ("GET", "/healthz", 503),
     "health.favicon": ("GET", "/favicon.ico", 200),
     "pwa.service_worker": ("GET", "/sw.js", 200),  # the phone card offline (kiosk/pwa.py)

@@ -97,4 +97,5 @@ def test_the_domain_command_line_names_no_kiosk_or_bench_command_module():
 
     targets = {name: ep.value for name, ep in contributed_commands().items()}
     assert targets == {"serve": "kiosk.cli:serve", "admin": "kiosk.cli:admin",
-                       "token": "kiosk.cli:token", "bench": "bench.cli:bench_command"}
+                       "token": "kiosk.cli:token", "bench": "bench.cli:bench_command",
+                       "hub": "kiosk.hubcli:hub"}

@@ -272,6 +272,9 @@ def test_totals_of_entries_logged_before_the_migration(db_path, monkeypatch):
     before_totals = store.MIGRATIONS[:store.MIGRATIONS.index(store._m006_checkin_totals)]
     with monkeypatch.context() as patch:
         patch.setattr(store, "MIGRATIONS", before_totals)
+        # the log as that older version wrote it: without the columns added since
+        patch.setattr(store, "CHECKIN_COLUMNS",
+                      tuple(c for c in store.CHECKIN_COLUMNS if c != "program"))
         old = store.open_db(db_path)
         assert "checkin_totals" not in old.table_names()
         fill(old, drawn)

@@ -32,6 +32,7 @@
     if (!res.ok) {
       const err = new Error((json && json.error && json.error.message) || `Server answered ${res.status}`);
       err.code = json && json.error && json.error.code;
+      err.status = res.status;
       throw err;
     }
     return json;
@@ -70,7 +71,43 @@
     return value === null || value === undefined ? null : `${window.formatMiles(value, radius)} miles`;
   }
 
-  function reasonText(code) { return data.reasonText[code] || code; }
+  // The decision on screen carries the text of its own codes (a site's distance term too).
+  let shownText = {};
+  function reasonText(code) { return shownText[code] || data.reasonText[code] || code; }
+
+  const BENEFIT_WORDS = {
+    general_admission: "free general admission",
+    member_admission: "member admission (the host's member price, often free)",
+    discount: "a discount on admission",
+    store_discount: "a store discount only",
+  };
+
+  function benefitLine(decision) {
+    if (!decision.admit || !decision.benefit) return "";
+    let words = BENEFIT_WORDS[decision.benefit] || decision.benefit;
+    if (decision.discount_percent) words = `${decision.discount_percent}% off admission`;
+    return decision.program_title ? `${decision.program_title}: ${words}` : words;
+  }
+
+  // Across programs: the best benefit is the verdict; each other program one line below.
+  function fillPrograms(decision) {
+    const others = (decision.programs || []).slice(1);
+    const list = $("r-programs");
+    list.replaceChildren();
+    for (const other of others) {
+      const li = document.createElement("li");
+      const verdict = other.admit ? "ADMIT" : "DENY";
+      const why = other.admit ? benefitLine(other)
+        : (other.text || {})[other.reasons[0]] || other.reasons[0];
+      li.textContent = `${other.program_title || other.program}: ${verdict} — ${why}`;
+      li.dataset.program = other.program || "";
+      list.append(li);
+    }
+    $("r-programs-box").hidden = others.length === 0;
+    const benefit = benefitLine(decision);
+    text("r-benefit", benefit);
+    $("r-benefit").hidden = !benefit;
+  }
 
   function fillList(id, codes) {
     const list = $(id);
@@ -97,6 +134,7 @@
   }
 
   function render(decision, body, { resetParty = true } = {}) {
+    shownText = decision.text || {};
     const admit = Boolean(decision.admit);
     const verdict = $("verdict");
     verdict.className = `verdict ${admit ? "admit" : "deny"}`;
@@ -115,7 +153,8 @@
     const homeId = decision.home || (card && card.issuer_id) || "";
     const homeName = decision.home_name || names[homeId] || homeId || "unknown";
     const homeMiles = miles(decision.home_distance_miles, decision.radius_miles);
-    text("r-home", homeMiles ? `${homeName} — ${homeMiles} away` : homeName);
+    const roughly = decision.distance_precision === "city" ? " (from the city's centre, ±1–15 km)" : "";
+    text("r-home", homeMiles ? `${homeName} — ${homeMiles} away${roughly}` : homeName);
     text("r-residence", residenceLine(decision, card));
     askResidence(decision, card, resetParty);
     text("r-card", card ? `member ${card.member_id || "?"}, expires ${card.expires || "?"}` : "printed card (no QR)");
@@ -127,6 +166,7 @@
     $("r-checks-box").hidden = checks.length === 0;
     text("r-terms", decision.terms || "");
     $("r-terms-box").hidden = !decision.terms;
+    fillPrograms(decision);
     $("confirm").textContent = admit ? "Log admission" : "Log denial";
     if (resetParty) {
       // Default from the card: one adult (the named cardholder), individual or group.
@@ -212,6 +252,23 @@
     }
   }
 
+  // A store fault (503: read-only, disk full, locked) means the visit was NOT logged: the
+  // verdict must stop saying ADMIT as if it were. The next press retries with the same key.
+  function showNotLogged(message) {
+    const verdict = $("verdict");
+    verdict.className = "verdict fault";
+    verdict.replaceChildren();
+    const word = document.createElement("span");
+    word.className = "verdict-word";
+    word.textContent = "NOT LOGGED";
+    const why = document.createElement("span");
+    why.className = "verdict-why";
+    why.textContent = message;
+    verdict.append(word, why);
+    text("logged", "");
+    $("confirm").textContent = "Try logging again";
+  }
+
   async function confirmLog() {
     if (!current || current.logged) return;
     const party = partyOrError();
@@ -241,6 +298,7 @@
       await refreshLog();
     } catch (err) {
       $("confirm").disabled = false;
+      if (err.status === 503) showNotLogged(err.message);
       showError(err.message);
     } finally {
       focusScan();

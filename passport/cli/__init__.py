@@ -11,10 +11,13 @@ when it is run (or listed in ``--help``).
 from __future__ import annotations
 
 import functools
+import sqlite3
 import sys
 from importlib.metadata import EntryPoint, entry_points
 
 import click
+
+from passport import store
 
 COMMANDS_ENTRY_POINT_GROUP = "passport.commands"
 
@@ -55,6 +58,12 @@ class PassportGroup(click.Group):
         except click.Abort:
             click.echo("Aborted!", err=True)
             sys.exit(1)
+        except sqlite3.Error as exc:  # read-only, disk full, locked: one line, not a traceback
+            fault = store.fault_of(exc)
+            if fault is None:
+                raise
+            click.echo(f"Error: {fault}", err=True)
+            sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -69,4 +78,15 @@ def main() -> None:
 
 
 # Imported for their side effect of registering commands on ``main``.
-from passport.cli import admission, batch, cards, geocode, lists, reports  # noqa: E402,F401
+from passport.cli import (  # noqa: E402,F401
+    admission,
+    backup,
+    batch,
+    cards,
+    crosswalk,
+    geocode,
+    lists,
+    programs,
+    reports,
+    sync,
+)

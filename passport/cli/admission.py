@@ -7,7 +7,7 @@ import click
 from passport import admission, institutions
 from passport.cli import main
 from passport.cli.common import emit, fail, json_option, open_store
-from passport.rules import REASON_TEXT, Decision, format_miles
+from passport.rules import Decision, format_miles, reason_text
 
 
 def _residence_text(residence: dict) -> str:
@@ -19,9 +19,26 @@ def _residence_text(residence: dict) -> str:
 
 
 def _decision_text(d: Decision) -> str:
+    """The decision for people; across programs, the best first and then each other one."""
+    lines = [_program_text(d)]
+    for other in d.programs[1:]:
+        lines += ["", "also " + _program_text(other)]
+    return "\n".join(lines)
+
+
+def _benefit_text(d: Decision) -> str:
+    if not d.benefit:
+        return ""
+    text = d.benefit.replace("_", " ")
+    return f"{text} {d.discount_percent:g} %" if d.discount_percent else text
+
+
+def _program_text(d: Decision) -> str:
     verdict = "ADMIT" if d.admit else "DENY"
     who = f"{d.visit_name or d.visit}"
-    lines = [f"{verdict}  {who} (list version {d.list_version}, {d.on})"]
+    program = f"{d.program}: " if d.program else ""
+    benefit = f" - {_benefit_text(d)}" if d.admit else ""
+    lines = [f"{verdict}  {who}{benefit} ({program}list version {d.list_version}, {d.on})"]
     if d.home_distance_miles is not None:
         miles = format_miles(d.home_distance_miles, d.radius_miles)
         lines.append(f"  home {d.home_name or d.home}: {miles} miles")
@@ -34,10 +51,12 @@ def _decision_text(d: Decision) -> str:
         lines.append(where)
     if d.admit:
         lines.append(f"  covers {d.covered} of {d.party_size}")
-    lines += [f"  {code}: {REASON_TEXT.get(code, code)}" for code in d.reasons]
-    lines += [f"  staff: {REASON_TEXT.get(code, code)}" for code in d.staff_checks]
+    lines += [f"  {code}: {reason_text(code, d.card_mark)}" for code in d.reasons]
+    lines += [f"  staff: {reason_text(code, d.card_mark)}" for code in d.staff_checks]
     if d.terms:
         lines.append(f"  site terms: {d.terms}")
+    if d.distance_precision == "city":
+        lines.append("  distances are from a city's centre (this list's points), +-1-15 km")
     return "\n".join(lines)
 
 
@@ -61,9 +80,12 @@ def _decision_text(d: Decision) -> str:
               help="Children in the party.")
 @click.option("--no-named-member", is_flag=True,
               help="Nobody named on the card is present.")
+@click.option("--program", default=None, metavar="ID",
+              help="Decide under this program only (default: every program the home, the "
+                   "site and the card share; the best benefit first).")
 @json_option
 def check(visit, home, card, card_image, residence, residence_place, postal, country, on,
-          expires, adults, children, no_named_member, as_json):
+          expires, adults, children, no_named_member, program, as_json):
     """Decide one visit: ADMIT or DENY with every reason and the distances.
 
     Give the member's home institution (--home, staff read the printed card), or a card
@@ -89,8 +111,9 @@ def check(visit, home, card, card_image, residence, residence_place, postal, cou
         decision = admission.check(db, visit, home=home, card=card, card_image=card_image,
                                 residence=residence, residence_place=residence_place,
                                 postal=postal, country=country, on=on, expires=expires,
-                                party=party)
-    except (admission.CheckInputError, institutions.NoActiveList) as exc:
+                                party=party, program=program)
+    except (admission.CheckInputError, institutions.NoActiveList,
+            institutions.UnknownProfile) as exc:
         fail(str(exc))
     finally:
         db.close()

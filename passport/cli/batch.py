@@ -115,10 +115,13 @@ def _result_text(result: issuance.BatchResult) -> str:
 @click.option("--pass-type-id", help="The Pass Type ID (pass.org.example.members).")
 @click.option("--team-id", help="The Apple team id (10 characters).")
 @click.option("--actor", help="Who issues (recorded); default cli:<OS user>.")
+@click.option("--programs", default="astc", show_default=True, metavar="ID,ID",
+              help="The programs every card of the run qualifies for; ASTC alone writes "
+              "version 1 cards, any other set version 2 (a change re-issues the cards).")
 @json_option
 def issue_batch(roster_file, institution, out_dir, base_url, paper, no_pdf, revoke_missing,
-                reissue_all, allow_expired, dry_run, pkpass_key_password, actor, as_json,
-                **pass_options):
+                reissue_all, allow_expired, dry_run, pkpass_key_password, actor, programs,
+                as_json, **pass_options):
     """Issue the cards of a whole membership from a CRM roster (CSV, XLSX or JSON).
 
     \b
@@ -144,7 +147,8 @@ def issue_batch(roster_file, institution, out_dir, base_url, paper, no_pdf, revo
             site = issuance.site_for(db, institution)
             parsed = issuance.read_roster(db, roster_file.read_bytes(), roster_file.name, site,
                                           allow_expired=allow_expired)
-            plan = issuance.plan_batch(db, parsed, site, reissue_all=reissue_all)
+            plan = issuance.plan_batch(db, parsed, site, reissue_all=reissue_all,
+                                       programs=programs)
         except roster.RosterError as exc:
             _refused(exc, roster_file.name, as_json)
         except issuance.BatchError as exc:

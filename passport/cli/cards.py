@@ -51,7 +51,7 @@ def _audit_issue(db, payload: str) -> None:
     audit.record(db, audit.cli_actor(), "card.issued", f"{card.issuer_id}/{card.member_id}",
                  {"institution_id": card.issuer_id, "member_id": card.member_id,
                   "key_id": card.key_id, "expires": card.expires.isoformat(),
-                  "party_size": card.party_size})
+                  "party_size": card.party_size, "programs": list(card.programs)})
 
 
 def _reason_text(code: str) -> str:
@@ -82,9 +82,12 @@ def card() -> None:
               help="Write the card: .png or .svg (QR code) or .html (printable card).")
 @click.option("--allow-expired", is_flag=True,
               help="Sign the card even though --expires is already past.")
+@click.option("--programs", default="astc", show_default=True, metavar="ID,ID",
+              help="The programs the membership qualifies for (the issuing site vouches); "
+              "ASTC alone writes a version 1 card, any other set version 2.")
 @json_option
 def card_issue(institution, member_id, names, expires, party_size, group, postal, country,
-               out, allow_expired, as_json):
+               out, allow_expired, programs, as_json):
     """Sign a member card with the institution's current key; print its payload.
 
     \b
@@ -114,7 +117,8 @@ def card_issue(institution, member_id, names, expires, party_size, group, postal
         size = profile.group_party_size if group else (1 if party_size is None else party_size)
         try:
             payload = cards.issue(db, institution, member_id, list(names), expires_day,
-                                  party_size=size, postal_code=postal, country=country)
+                                  party_size=size, postal_code=postal, country=country,
+                                  programs=programs)
         except (cards.CardIssueError, keys.KeyStoreError) as exc:
             fail(str(exc))
         _audit_issue(db, payload)
@@ -151,6 +155,7 @@ def _describe(check: cards.CardCheck) -> str:
             f"  expires:     {c.expires.isoformat()} (valid through that day)",
             f"  residence:   {c.postal_code} {c.country}" if c.postal_code else
             "  residence:   not on the card",
+            f"  programs:    {', '.join(c.programs)} (card format version {c.version})",
             f"  key:         {c.key_id}",
         ]
     return "\n".join(lines)

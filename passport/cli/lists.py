@@ -10,8 +10,22 @@ from passport import audit, institutions, ownsite
 from passport.cli import main
 from passport.cli.common import emit, fail, json_option, open_store
 from passport.importer import parse_file
+from passport.rules import DEFAULT_PROFILE_NAME
 
 DIFF_LINES_PER_KIND = 20  # the full diff is in --json
+
+program_option = click.option(
+    "--program", default=DEFAULT_PROFILE_NAME, show_default=True, metavar="ID",
+    help="The program whose list this is (see `passport programs`).")
+
+
+def _check_program(db, program: str) -> None:
+    """Fail in one line (closing the store) when ``program`` is not a program."""
+    try:
+        institutions.get_profile(db, program)
+    except institutions.UnknownProfile as exc:
+        db.close()
+        fail(f"{exc} (see `passport programs`)")
 
 
 def _diff_text(diff: dict) -> str:
@@ -37,6 +51,9 @@ def _diff_text(diff: dict) -> str:
     some("moved", lambda r: f"  ~ {r['id']}  moved {r['moved_miles']:.2f} miles")
     some("terms_changed", changes)
     some("details_changed", changes)
+    if diff.get("crosswalk"):  # confirmed crosswalk links this change calls into question
+        some("crosswalk", lambda r: f"  ! {r['id']}  {r['change']}: re-check its crosswalk "
+             f"link to {r['linked']['program']}:{r['linked']['id']}")
     return "\n".join(lines)
 
 
@@ -47,9 +64,10 @@ def _diff_text(diff: dict) -> str:
               help="Who publishes (recorded with the version; default cli:<OS user>).")
 @click.option("--allow-site-removal", is_flag=True,
               help="Publish even though the list leaves out this kiosk's own site.")
+@program_option
 @json_option
 def import_cmd(file: Path, dry_run: bool, actor: str | None, allow_site_removal: bool,
-               as_json: bool) -> None:
+               program: str, as_json: bool) -> None:
     """Import a participant list (CSV, XLSX or JSON) as the next active version.
 
     The file is the program's whole list: it replaces the active list. Every problem is
@@ -60,15 +78,25 @@ def import_cmd(file: Path, dry_run: bool, actor: str | None, allow_site_removal:
     $PASSPORT_SITE) would make every check at its desks a denial: the dry run warns, and
     publishing it fails unless --allow-site-removal.
 
+    --program names another program's list (NARM, AZA, one added with `passport programs
+    add`); its own columns (symbols, benefit, phone) become that list's terms.
+
     \b
     Example:
       passport import data/institutions.csv --dry-run
-      passport import data/institutions.csv --json
+      passport import data/narm_2026.csv --program narm --json
     """
     if not file.exists():
         fail(f"no such file: {file}")
+    place_by_town = False
+    if program != DEFAULT_PROFILE_NAME:  # the default program needs no store to parse
+        db = open_store()
+        _check_program(db, program)
+        place_by_town = institutions.places_by_town(institutions.get_profile(db, program))
+        db.close()
     try:
-        parsed = parse_file(file)  # before opening the store: a bad file writes nothing
+        # before publishing: a bad file writes nothing
+        parsed = parse_file(file, place_by_town=place_by_town)
     except institutions.ListValidationError as exc:
         if as_json:
             emit({"ok": False, "errors": [e._asdict() for e in exc.errors]}, True)
@@ -79,7 +107,7 @@ def import_cmd(file: Path, dry_run: bool, actor: str | None, allow_site_removal:
     db = open_store()
     try:
         result = institutions.publish_parsed(
-            db, parsed, dry_run=dry_run, actor=actor or audit.cli_actor(),
+            db, parsed, dry_run=dry_run, actor=actor or audit.cli_actor(), profile=program,
             own_site=ownsite.own_site_from_environment(db),
             allow_site_removal=allow_site_removal)
     except ownsite.OwnSiteRemoved as exc:
@@ -87,10 +115,12 @@ def import_cmd(file: Path, dry_run: bool, actor: str | None, allow_site_removal:
     finally:
         db.close()
 
+    label = "" if program == DEFAULT_PROFILE_NAME else f"{program} "
+
     def text(r: institutions.ImportResult) -> str:
         head = (f"Dry run: {r.row_count} institutions are valid; nothing was published."
                 if r.dry_run else
-                f"Published list version {r.version} ({r.row_count} institutions); "
+                f"Published {label}list version {r.version} ({r.row_count} institutions); "
                 f"previous active version: {r.previous_version}.")
         warnings = [f"Warning: {w}" for w in r.warnings]
         return "\n".join([head, *warnings, _diff_text(r.diff)])
@@ -99,15 +129,17 @@ def import_cmd(file: Path, dry_run: bool, actor: str | None, allow_site_removal:
 
 
 @main.command()
+@program_option
 @json_option
-def versions(as_json: bool) -> None:
+def versions(program: str, as_json: bool) -> None:
     """List the participant-list versions, newest first; * marks the active one.
 
-    Example: passport versions --json
+    Example: passport versions --program narm --json
     """
     db = open_store(must_exist=True)
+    _check_program(db, program)
     try:
-        rows = institutions.list_versions(db)
+        rows = institutions.list_versions(db, program)
     finally:
         db.close()
 
@@ -125,8 +157,9 @@ def versions(as_json: bool) -> None:
 @main.command()
 @click.argument("a", type=int)
 @click.argument("b", type=int)
+@program_option
 @json_option
-def diff(a: int, b: int, as_json: bool) -> None:
+def diff(a: int, b: int, program: str, as_json: bool) -> None:
     """Show what changed from list version A to version B.
 
     Added, removed, renamed, moved (with the distance moved in miles), and changes to the
@@ -135,8 +168,9 @@ def diff(a: int, b: int, as_json: bool) -> None:
     Example: passport diff 1 2
     """
     db = open_store(must_exist=True)
+    _check_program(db, program)
     try:
-        result = institutions.diff_versions(db, a, b)
+        result = institutions.diff_versions(db, a, b, program)
     except institutions.UnknownListVersion as exc:
         fail(str(exc))
     finally:
@@ -150,8 +184,10 @@ def diff(a: int, b: int, as_json: bool) -> None:
               help="Who rolls back (recorded in the history; default cli:<OS user>).")
 @click.option("--allow-site-removal", is_flag=True,
               help="Activate even though that version leaves out this kiosk's own site.")
+@program_option
 @json_option
-def rollback(version: int, actor: str | None, allow_site_removal: bool, as_json: bool) -> None:
+def rollback(version: int, actor: str | None, allow_site_removal: bool, program: str,
+             as_json: bool) -> None:
     """Re-activate an earlier participant-list version.
 
     A version without this kiosk's own site is refused unless --allow-site-removal (as
@@ -160,8 +196,10 @@ def rollback(version: int, actor: str | None, allow_site_removal: bool, as_json:
     Example: passport rollback 3
     """
     db = open_store(must_exist=True)
+    _check_program(db, program)
     try:
         result = institutions.rollback(db, version, actor=actor or audit.cli_actor(),
+                                       profile=program,
                                        own_site=ownsite.own_site_from_environment(db),
                                        allow_site_removal=allow_site_removal)
     except institutions.UnknownListVersion as exc:
@@ -178,18 +216,21 @@ def rollback(version: int, actor: str | None, allow_site_removal: bool, as_json:
 @click.option("--search", "text", default=None, help="Text in the id, name, city, region or "
                                                      "postal code.")
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most N rows.")
+@program_option
 @json_option
-def institutions_cmd(text: str | None, limit: int | None, as_json: bool) -> None:
+def institutions_cmd(text: str | None, limit: int | None, program: str, as_json: bool) -> None:
     """List the institutions of the active list, or those matching --search.
 
     \b
     Example:
       passport institutions --search "science center" --limit 5 --json
+      passport institutions --program narm --search berkeley
     """
     db = open_store(must_exist=True)
+    _check_program(db, program)
     try:
-        version = institutions.active_version(db)
-        rows = institutions.search(db, text, limit)
+        version = institutions.active_version(db, program)
+        rows = institutions.search(db, text, limit, profile=program)
     except institutions.NoActiveList as exc:
         fail(str(exc))
     finally:
