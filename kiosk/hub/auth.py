@@ -1,0 +1,48 @@
+"""Sign in and out of the hub's pages (argon2 check in ``passport.hub.users``)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+
+from kiosk.hub.db import get_pool
+from kiosk.security import STAMP_FIELD, csrf_token
+from passport.hub import users
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths, so ?next= cannot send an admin to another site."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") \
+                and not target.startswith("//"):
+            return target
+    return url_for("admin.index")
+
+
+@bp.route("/login", methods=("GET", "POST"))
+def login():
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()[:200]
+        user = users.authenticate(get_pool(), username, request.form.get("password", ""))
+        if user is None:
+            flash("Wrong username or password.", "error")
+            return render_template("hub/login.html", username=username), 401
+        session.clear()  # a fresh session on sign-in (no fixation), with a new CSRF token
+        session["user"] = user.username
+        session[STAMP_FIELD] = user.session_stamp
+        csrf_token()
+        return redirect(_safe_next(request.args.get("next")))
+    if g.user is not None:
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("hub/login.html", username="")
+
+
+@bp.route("/logout", methods=("POST",))
+def logout():
+    session.clear()
+    flash("Signed out.", "info")
+    return redirect(url_for("auth.login"))
