@@ -18,7 +18,7 @@ from passport.cli.common import emit, fail, json_option, open_store
 DEFAULT_ADMIN = "admin"
 
 
-def _check_port_free(host: str, port: int) -> None:
+def check_port_free(host: str, port: int) -> None:
     """Fail in one line, before anything is written or printed, when the port is taken. The
     probe is our own socket: waitress leaks its wake-up socket when its own bind fails."""
     try:
@@ -85,7 +85,7 @@ def serve(host: str, port: int, threads: int, workers: int, load_default: bool) 
 
     Example: PASSPORT_SITE=exploratorium-san-francisco passport serve --load-default
     """
-    _check_port_free(host, port)
+    check_port_free(host, port)
     # Built before any worker starts: it creates the instance's secret-key file once, which
     # every worker then reads (workers creating it at the same moment could differ).
     app = create_app()

@@ -5,12 +5,12 @@ and fails in one line. (A site's own ``passport hub enrol`` joins this group too
 
 from __future__ import annotations
 
-import socket
 import sys
 from datetime import timedelta
 
 import click
 
+from kiosk.cli import check_port_free
 from passport import hubstore
 from passport.auth import AuthError
 from passport.cli.common import emit, fail, json_option
@@ -249,12 +249,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     """
     from kiosk.hub.server import HubServer
 
-    try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        with socket.create_server((host, port), family=family):
-            pass
-    except OSError as exc:
-        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    check_port_free(host, port)
     pool = _pool()
     keys = signing.current_keys(pool)
     pool.close()

@@ -123,10 +123,8 @@ def create_user(
     actor: str | None = None,
 ) -> User:
     """Create a staff user with an argon2id hash of ``password`` (audited as ``actor``)."""
-    if not USERNAME_RE.match(username):
-        raise AuthError(f"invalid username {username!r}: use 1-64 letters, digits, _ . @ -")
+    check_new_user(username, password)
     _check_role(role)
-    _check_password(password)
     try:
         store.insert_user(db, username, _hasher.hash(password), role)
     except sqlite3.IntegrityError as exc:
@@ -144,18 +142,41 @@ def list_users(db: sqlite_utils.Database) -> list[User]:
     return [_user(row) for row in store.list_user_rows(db)]
 
 
-def authenticate(db: sqlite_utils.Database, username: str, password: str) -> User | None:
-    """The enabled user whose password matches, else None. Upgrades outdated hashes."""
-    row = store.get_user_row(db, username)
+def check_password(row: dict | None, password: str) -> tuple[bool, str | None]:
+    """Whether ``password`` is that of the enabled user ``row`` (None: no such user, checked
+    against a dummy hash so that both take the same time), and the new hash to store when
+    the argon2 parameters have changed since (else None). The kiosk's and the hub's users."""
     try:
         _hasher.verify(row["password_hash"] if row else _dummy_hash(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return None
+        return False, None
     if row is None or row["disabled"]:
-        return None
+        return False, None
     if _hasher.check_needs_rehash(row["password_hash"]):
-        row = {**row, "password_hash": _hasher.hash(password)}
-        store.update_user(db, username, password_hash=row["password_hash"])
+        return True, _hasher.hash(password)
+    return True, None
+
+
+def check_new_user(username: str, password: str) -> None:
+    """AuthError for a username or a password a new user cannot have."""
+    if not USERNAME_RE.match(username):
+        raise AuthError(f"invalid username {username!r}: use 1-64 letters, digits, _ . @ -")
+    _check_password(password)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def authenticate(db: sqlite_utils.Database, username: str, password: str) -> User | None:
+    """The enabled user whose password matches, else None. Upgrades outdated hashes."""
+    row = store.get_user_row(db, username)
+    ok, rehashed = check_password(row, password)
+    if not ok:
+        return None
+    if rehashed is not None:
+        row = {**row, "password_hash": rehashed}
+        store.update_user(db, username, password_hash=rehashed)
     return _user(row)
 
 

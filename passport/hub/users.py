@@ -4,21 +4,10 @@ the same equal-time answer for an unknown name)."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-
 from passport import hubstore
-from passport.auth import MIN_PASSWORD_CHARS, USERNAME_RE, AuthError, User, UserExists
-
-_hasher = PasswordHasher()
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    return _hasher.hash("not a real password")
+from passport.auth import User, UserExists, check_new_user, check_password, hash_password
 
 
 def _user(row: dict) -> User:
@@ -29,11 +18,8 @@ def _user(row: dict) -> User:
 
 def create_admin(pool: hubstore.Pool, username: str, password: str) -> User:
     """Add a hub admin; ``AuthError`` for a bad name or short password, ``UserExists``."""
-    if not USERNAME_RE.match(username):
-        raise AuthError(f"invalid username {username!r}: use 1-64 letters, digits, _ . @ -")
-    if len(password) < MIN_PASSWORD_CHARS:
-        raise AuthError(f"password must be at least {MIN_PASSWORD_CHARS} characters")
-    if not hubstore.insert_user(pool, username, _hasher.hash(password)):
+    check_new_user(username, password)
+    if not hubstore.insert_user(pool, username, hash_password(password)):
         raise UserExists(f"user {username!r} already exists")
     return get_user(pool, username)
 
@@ -44,15 +30,12 @@ def get_user(pool: hubstore.Pool, username: str) -> User | None:
 
 
 def authenticate(pool: hubstore.Pool, username: str, password: str) -> User | None:
-    """The enabled admin whose password matches, else None."""
+    """The enabled admin whose password matches, else None (``passport.auth``'s check)."""
     row = hubstore.get_user_row(pool, username)
-    try:
-        _hasher.verify(row["password_hash"] if row else _dummy_hash(), password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
+    ok, rehashed = check_password(row, password)
+    if not ok:
         return None
-    if row is None or row["disabled"]:
-        return None
-    if _hasher.check_needs_rehash(row["password_hash"]):
-        row = {**row, "password_hash": _hasher.hash(password)}
-        hubstore.update_password_hash(pool, username, row["password_hash"])
+    if rehashed is not None:
+        row = {**row, "password_hash": rehashed}
+        hubstore.update_password_hash(pool, username, rehashed)
     return _user(row)
