@@ -52,7 +52,10 @@ def query_args(args, allowed: tuple[str, ...]) -> dict[str, str]:
 
 
 def json_body() -> dict:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the parser goes: not a request of ours
+        body = None
     if not isinstance(body, dict):
         raise bad_input("send a JSON object with Content-Type: application/json", "bad_request")
     return body

@@ -112,17 +112,23 @@ def _load_user() -> None:
         user = auth.get_user(get_db(), username)
         if user is None or user.disabled or session.get(STAMP_FIELD) != user.session_stamp:
             session.clear()
-        elif _idle_too_long():
-            # Signed out, but the CSRF token stays: a form posted from the stale page then
-            # reaches the sign-in redirect (and this message) instead of a CSRF refusal.
-            token = session.get(CSRF_FIELD)
-            session.clear()
-            if token:
-                session[CSRF_FIELD] = token
-            minutes = current_idle_minutes()
-            flash(IDLE_MESSAGE.format(minutes=f"{minutes:g}"), "error")
-        else:
+        elif not ended_when_idle():
             g.user = user
+
+
+def ended_when_idle() -> bool:
+    """End the signed-in session when it went unused for ``IDLE_MINUTES`` (True; the kiosk's
+    and the hub's pages both call this), else note its use (False)."""
+    if not _idle_too_long():
+        return False
+    # Signed out, but the CSRF token stays: a form posted from the stale page then reaches
+    # the sign-in redirect (and this message) instead of a CSRF refusal.
+    token = session.get(CSRF_FIELD)
+    session.clear()
+    if token:
+        session[CSRF_FIELD] = token
+    flash(IDLE_MESSAGE.format(minutes=f"{current_idle_minutes():g}"), "error")
+    return True
 
 
 def current_idle_minutes() -> float:
@@ -206,12 +212,17 @@ def login_required(role: str | None = None) -> Callable:
     return decorator
 
 
-def init_app(app: Flask) -> None:
+def init_cookies(app: Flask) -> None:
+    """The session cookie's settings (``CONFIG_DEFAULTS``), for the kiosk and the hub."""
     if float(app.config["IDLE_MINUTES"]) <= 0:
         raise ValueError(f"IDLE_MINUTES must be more than 0, not {app.config['IDLE_MINUTES']}")
     app.config["SESSION_COOKIE_SECURE"] = bool(
         app.config["SESSION_COOKIE_SECURE"] or app.config["SECURE_COOKIES"])
     app.session_interface = SessionInterface()
+
+
+def init_app(app: Flask) -> None:
+    init_cookies(app)
     app.before_request(_load_user)
     app.before_request(_check_csrf)
 

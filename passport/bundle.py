@@ -163,6 +163,8 @@ def _envelope(data: bytes) -> dict:
                               parse_constant=lambda name: _refuse_constant(name))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError("BUNDLE_MALFORMED", f"not UTF-8 JSON: {exc}") from None
+    except RecursionError:  # json's C parser stops at the interpreter's recursion limit
+        raise BundleError("BUNDLE_MALFORMED", "the JSON is nested too deeply") from None
     if not isinstance(envelope, dict) or sorted(envelope) != sorted(ENVELOPE_KEYS):
         raise BundleError("BUNDLE_MALFORMED", f"the envelope must hold exactly {ENVELOPE_KEYS}")
     if envelope["format"] != FORMAT or envelope["version"] != FORMAT_VERSION:

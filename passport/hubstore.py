@@ -415,8 +415,9 @@ def issuer_key_rows(pool: Pool, key_ids: Sequence[str]) -> dict[str, dict]:
 
 def merge_trust(pool: Pool, site_id: str, keys: list[dict], cards: list[dict]) -> tuple[int, int]:
     """Merge validated keys and card revocations from ``site_id`` in one transaction; known
-    keys only move towards retired/revoked. Returns (keys changed or added, cards added);
-    the bundle changes only when something did."""
+    keys only move towards retired/revoked, and only when the upload names the institution
+    and public key they were stored with (the caller's check ran in another transaction).
+    Returns (keys changed or added, cards added); the bundle changes only when something did."""
     keys_changed = cards_added = 0
     with pool.connection() as conn:
         for key in keys:
@@ -427,8 +428,10 @@ def merge_trust(pool: Pool, site_id: str, keys: list[dict], cards: list[dict]) -
                 "%(revoked_at)s, now(), %(site)s) ON CONFLICT (key_id) DO UPDATE SET "
                 "retired_at = COALESCE(issuer_keys.retired_at, excluded.retired_at), "
                 "revoked_at = COALESCE(issuer_keys.revoked_at, excluded.revoked_at) "
-                "WHERE (issuer_keys.retired_at IS NULL AND excluded.retired_at IS NOT NULL) "
-                "OR (issuer_keys.revoked_at IS NULL AND excluded.revoked_at IS NOT NULL)",
+                "WHERE issuer_keys.institution_id = excluded.institution_id "
+                "AND issuer_keys.public_key = excluded.public_key AND ("
+                "(issuer_keys.retired_at IS NULL AND excluded.retired_at IS NOT NULL) "
+                "OR (issuer_keys.revoked_at IS NULL AND excluded.revoked_at IS NOT NULL))",
                 {**key, "site": site_id}).rowcount
         for card in cards:
             cards_added += conn.execute(

@@ -62,13 +62,26 @@ def _request(method: str, url: str, *, body: Any = None, headers: dict | None = 
         request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            return response.status, dict(response.headers), response.read()
+            return response.status, dict(response.headers), _bounded(response, url)
     except urllib.error.HTTPError as exc:
         with exc:
-            return exc.code, dict(exc.headers or {}), exc.read() or b""
+            return exc.code, dict(exc.headers or {}), _bounded(exc, url) or b""
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise SyncError(f"hub unreachable at {url}: {reason}") from None
+
+
+# The most a hub's answer may hold: a bundle of thousands of sites and keys is a few MB.
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+
+
+def _bounded(response: Any, url: str) -> bytes:
+    """The answer's body, refused past ``MAX_ANSWER_BYTES`` (a hostile hub or proxy)."""
+    body = response.read(MAX_ANSWER_BYTES + 1)
+    if len(body) > MAX_ANSWER_BYTES:
+        raise SyncError(f"the answer from {url} is larger than "
+                        f"{MAX_ANSWER_BYTES // (1024 * 1024)} MiB: refused")
+    return body
 
 
 def _error_text(status: int, payload: bytes) -> str:
@@ -200,14 +213,16 @@ def receive_bundle(db: sqlite_utils.Database, data: bytes, *, now: datetime | No
 def import_bundle(db: sqlite_utils.Database, data: bytes, *, now: datetime | None = None,
                   hub_key: str | None = None, actor: str | None = None) -> dict:
     """The offline path: a bundle file, verified exactly like a download. ``hub_key`` pins
-    that key first (a site that never reached the hub); it stays pinned only if the bundle
-    verifies under it."""
+    that key first (a site that never reached the hub); it is pinned only if the bundle is
+    signed with it and applied (a refused bundle changes nothing, the pins included)."""
     if hub_key is not None:
         given_id, raw = _parse_hub_key(hub_key)
         key_id = given_id or bundle.hub_key_id(raw)
         verified = bundle.verify(data, {**_pinned(db), key_id: raw}, _utc(now))
-        store.pin_hub_key(db, key_id, bundle.public_key_text(raw), "operator")
-        return bundle.apply(db, verified, actor=actor)
+        with db.atomic():
+            if verified.key_id == key_id:
+                store.pin_hub_key(db, key_id, bundle.public_key_text(raw), "operator")
+            return bundle.apply(db, verified, actor=actor)
     return receive_bundle(db, data, now=now, actor=actor)
 
 

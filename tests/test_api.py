@@ -715,3 +715,10 @@ def test_cursor_pages_through_more_than_1000_entries(kiosk_client, bearer, liste
     for bad in ("abc", "0", "-5", "1.5"):
         assert_error(kiosk_client.get(f"/api/v1/checkins?cursor={bad}", headers=bearer),
                      400, "invalid_input")
+
+
+def test_json_nested_deeper_than_the_parser_is_a_400(kiosk_client, bearer):
+    deep = "[" * 100_000 + "]" * 100_000
+    response = kiosk_client.post("/api/v1/check", data=deep, headers={
+        **bearer, "Content-Type": "application/json"})
+    assert response.status_code == 400 and response.json["error"]["code"] == "bad_request"

@@ -128,6 +128,35 @@ def test_malformed_bundles_say_what_is_wrong(hub_key):
         assert refused.value.code == "BUNDLE_MALFORMED" and words in str(refused.value)
 
 
+def test_deeply_nested_json_is_malformed_not_a_crash(site, hub_key):
+    before = snapshot(site)
+    for data in (b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 100_000 + b"1" + b"}" * 100_000):
+        with pytest.raises(bundle.BundleError) as refused:
+            sync.import_bundle(site, data, now=CHECKED_AT)
+        assert refused.value.code == "BUNDLE_MALFORMED" and "nested" in str(refused.value)
+    assert snapshot(site) == before
+
+
+def test_a_refused_offline_import_pins_no_key(site, hub_key):
+    """--hub-key on a bundle that is then refused (not newer), or that another pinned key
+    signed, leaves the pins as they were: a refused bundle changes nothing."""
+    sync.receive_bundle(site, make_bundle(hub_key, 5), now=CHECKED_AT)
+    other = new_hub_key()
+    before = snapshot(site)
+    with pytest.raises(bundle.BundleError) as refused:
+        sync.import_bundle(site, make_bundle(other, 3), hub_key=other.text, now=CHECKED_AT)
+    assert refused.value.code == "BUNDLE_NOT_NEWER"
+    assert snapshot(site) == before
+    # signed by the pinned key: the --hub-key given beside it verified nothing, so is not
+    # pinned (the bundle names the hub's keys: only hub_key stays pinned)
+    sync.import_bundle(site, make_bundle(hub_key, 6), hub_key=other.text, now=CHECKED_AT)
+    assert store.pinned_hub_keys(site) == {hub_key.key_id: hub_key.text}
+    with pytest.raises(bundle.BundleError) as refused:
+        sync.import_bundle(site, make_bundle(other, 7, hub_keys=[]), hub_key=hub_key.text,
+                           now=CHECKED_AT)
+    assert refused.value.code == "BUNDLE_KEY_UNKNOWN"
+
+
 def test_apply_publishes_a_list_only_when_it_changed(site, hub_key):
     first = store.get_active_list_version(site, "astc")
     result = sync.receive_bundle(site, make_bundle(hub_key, 2), now=CHECKED_AT)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hubdata import OTHER, SITE, checkin, issuer_key
@@ -77,6 +77,16 @@ def test_enrolment_token_used_twice_is_403(client, hub_pool):
     assert wrong.status_code == 403
 
 
+def test_deeply_nested_json_is_a_400_not_a_500(client, credential):
+    deep = "[" * 100_000 + "]" * 100_000
+    for path, headers in (("/api/v1/enrol", {}), ("/api/v1/checkins", _auth(credential)),
+                          ("/api/v1/trust", _auth(credential))):
+        response = client.post(path, data=deep, content_type="application/json",
+                               headers=headers)
+        assert response.status_code == 400, (path, response.data[:200])
+        assert response.json["error"]["code"] == "bad_request"
+
+
 def test_checkins_need_a_credential_and_are_idempotent(client, credential, hub_pool):
     batch = {"checkins": [checkin(n) for n in range(1, 51)]}
     assert client.post("/api/v1/checkins", json=batch).status_code == 401
@@ -120,6 +130,26 @@ def _login(client, hub_pool, username: str = "alice") -> str:
 def test_admin_pages_need_login(client, path):
     response = client.get(path)
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_admin_sessions_end_when_idle_and_the_cookie_is_secure_over_https(hub_app, hub_pool):
+    """The kiosk's session rules hold on the hub's pages: IDLE_MINUTES unused signs an admin
+    out; the cookie is HttpOnly, SameSite=Lax, and Secure when the request came over HTTPS."""
+    now = [datetime(2026, 6, 15, 12, 0, tzinfo=UTC)]
+    hub_app.config.update(CLOCK=lambda: now[0], IDLE_MINUTES=30)
+    client = hub_app.test_client()
+    _login(client, hub_pool)
+    assert client.get("/admin").status_code == 200
+    now[0] += timedelta(minutes=29)
+    assert client.get("/admin").status_code == 200  # a use restarts the count
+    now[0] += timedelta(minutes=31)
+    response = client.get("/admin")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    secure = hub_app.test_client()
+    secure.get("/login", base_url="https://hub.example")
+    cookie = secure.get_cookie("session", domain="hub.example")
+    assert cookie is not None and cookie.secure and cookie.http_only
+    assert cookie.same_site == "Lax"
 
 
 def test_forms_need_the_csrf_token(client, hub_pool):

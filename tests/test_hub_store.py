@@ -158,6 +158,21 @@ def test_trust_upload_only_for_the_sites_own_institution(hub_pool):
     assert [c["member_id"] for c in trust["revoked_cards"]] == ["M-1"]
 
 
+def test_the_store_merge_never_changes_another_institutions_key(hub_pool):
+    """accept_trust checks a known key in one transaction and merges in the next: the merge
+    itself must not retire or revoke a key stored for another institution or public key."""
+    own = issuer_key(SITE)
+    fields = {f: own[f] for f in sites.KEY_FIELDS}
+    assert hubstore.merge_trust(hub_pool, SITE, [fields], []) == (1, 0)
+    stamp = "2026-06-05T00:00:00+00:00"
+    forged = [{**fields, "institution_id": OTHER, "revoked_at": stamp},
+              {**fields, "public_key": issuer_key(SITE)["public_key"], "retired_at": stamp}]
+    for key in forged:
+        assert hubstore.merge_trust(hub_pool, OTHER, [key], []) == (0, 0)
+    row = hubstore.issuer_key_rows(hub_pool, [own["key_id"]])[own["key_id"]]
+    assert (row["institution_id"], row["retired_at"], row["revoked_at"]) == (SITE, None, None)
+
+
 def test_reports_have_the_site_reports_shape_and_leave_undone_visits_out(hub_pool):
     rows = [checkin(1), checkin(2, admit=False), checkin(3, day="2026-08-01", party=2),
             checkin(4, home=SITE, site=SITE, party=1),

@@ -392,3 +392,10 @@ def test_the_admin_network_page_enrols_syncs_and_exports(enrolled, db, hub, kios
     assert "BUNDLE_NOT_NEWER" in response.data.decode()
     desk = kiosk_login(kiosk_client, "clerk", role="desk")
     assert desk and kiosk_client.get("/admin/network").status_code in (302, 403)
+
+
+def test_an_answer_larger_than_the_cap_is_refused(monkeypatch):
+    monkeypatch.setattr(sync, "MAX_ANSWER_BYTES", 1000)
+    assert sync._bounded(io.BytesIO(b"x" * 1000), "http://hub") == b"x" * 1000
+    with pytest.raises(sync.SyncError, match="larger than"):
+        sync._bounded(io.BytesIO(b"x" * 1001), "http://hub")

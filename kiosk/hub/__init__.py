@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask, redirect, url_for
 
-from kiosk import errors, headers, security
+from kiosk import clock, errors, headers, security
 from kiosk.hub import admin, api, auth, db, reports, session
 from passport import store
 from passport.hub import bundles
@@ -34,6 +34,8 @@ def create_hub_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         PROXY_HOPS=0,
+        CLOCK=clock.utc_now,  # the admins' idle timeout reads it (kiosk.clock)
+        **security.CONFIG_DEFAULTS,  # SECURE_COOKIES, IDLE_MINUTES: as the kiosk's
     )
     app.config.from_pyfile("hub_config.py", silent=True)
     app.config.from_prefixed_env("PASSPORT")

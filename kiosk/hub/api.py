@@ -19,7 +19,10 @@ bp = Blueprint("hub_api", __name__, url_prefix="/api/v1")
 
 
 def _json_body() -> Any:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # json's C parser at the recursion limit: not a ValueError
+        body = None
     if body is None:
         raise ApiError(400, "bad_request", "send a JSON body (Content-Type: application/json)")
     return body

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 
 from kiosk.hub.db import get_pool
-from kiosk.security import STAMP_FIELD, csrf_token
+from kiosk.security import STAMP_FIELD, csrf_token, mark_session_used
 from passport.hub import users
 
 bp = Blueprint("auth", __name__)
@@ -34,6 +34,7 @@ def login():
         session.clear()  # a fresh session on sign-in (no fixation), with a new CSRF token
         session["user"] = user.username
         session[STAMP_FIELD] = user.session_stamp
+        mark_session_used()
         csrf_token()
         return redirect(_safe_next(request.args.get("next")))
     if g.user is not None:

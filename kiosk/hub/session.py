@@ -9,7 +9,15 @@ from flask import Flask, abort, g, request, session
 
 from kiosk.errors import ApiError, is_api_request, wants_json
 from kiosk.hub.db import get_pool
-from kiosk.security import CSRF_MESSAGE, STAMP_FIELD, UNSAFE_METHODS, csrf_ok, csrf_token
+from kiosk.security import (
+    CSRF_MESSAGE,
+    STAMP_FIELD,
+    UNSAFE_METHODS,
+    csrf_ok,
+    csrf_token,
+    ended_when_idle,
+    init_cookies,
+)
 from passport.hub import users
 
 
@@ -20,7 +28,7 @@ def _load_user() -> None:
         user = users.get_user(get_pool(), username)
         if user is None or user.disabled or session.get(STAMP_FIELD) != user.session_stamp:
             session.clear()
-        else:
+        elif not ended_when_idle():  # the kiosk's idle timeout (IDLE_MINUTES)
             g.user = user
 
 
@@ -35,6 +43,7 @@ def _check_csrf() -> None:
 
 
 def init_app(app: Flask) -> None:
+    init_cookies(app)  # HttpOnly, SameSite=Lax, Secure over HTTPS or with SECURE_COOKIES
     app.before_request(_load_user)
     app.before_request(_check_csrf)
 
