@@ -37,19 +37,25 @@ class SameIds:
 
 def entries(actives: Sequence[Any], links: Links, institution_id: str) -> dict[str, str]:
     """The entry of ``institution_id`` in each program's list: {program: id there}. The id
-    names an entry of the first program whose list has it; in every other list, that
-    entry's counterpart (``Links.counterpart``: a confirmed link, else the same id unless
-    an admin rejected the pair)."""
+    names an entry of the first program whose list has it; in every other list, the
+    counterpart (``Links.counterpart``: a confirmed link, else the same id unless an admin
+    rejected the pair) of an entry found so far, so links chain (ASTC = NARM, NARM = AZA)."""
     source = next((a.profile.name for a in actives if institution_id in a.by_id), None)
     if source is None:
         return {}
     found = {source: institution_id}
-    for active in actives:
-        program = active.profile.name
-        if program != source:
-            other = links.counterpart(source, institution_id, program, active.by_id)
+    grown = True
+    while grown:  # at most one pass per program
+        grown = False
+        for active in actives:
+            program = active.profile.name
+            if program in found:
+                continue
+            other = next((o for o in (links.counterpart(p, i, program, active.by_id)
+                                      for p, i in found.items()) if o is not None), None)
             if other is not None:
                 found[program] = other
+                grown = True
     return found
 
 
@@ -85,12 +91,17 @@ def decide_across(
     """
     allowed = set(programs) if programs is not None else None
     candidates = [a for a in actives if allowed is None or a.profile.name in allowed]
-    visits = entries(candidates, links, visit)
-    homes = entries(candidates, links, home) if home is not None else {}
+    # Found on every list (a card's home id may be on a program it does not qualify for),
+    # then kept to the card's programs.
+    names = {a.profile.name for a in candidates}
+    visits = {p: i for p, i in entries(actives, links, visit).items() if p in names}
+    homes = ({p: i for p, i in entries(actives, links, home).items() if p in names}
+             if home is not None else {})
     shared = [a for a in candidates if a.profile.name in visits and a.profile.name in homes]
     if not shared:
         active = _fallback(candidates or list(actives), visits, programs)
-        return decide(active, visits.get(active.profile.name, visit), home)
+        name = active.profile.name
+        return decide(active, visits.get(name, visit), homes.get(name, home))
     decided = [decide(a, visits[a.profile.name], homes[a.profile.name]) for a in shared]
     if len(decided) == 1:
         return decided[0]

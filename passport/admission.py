@@ -312,8 +312,9 @@ def check(
     """Decide one visit. Exactly one of ``home`` (manual flow: staff read the printed card),
     ``card`` (a scanned payload) or ``card_image`` (path or bytes of a photo of the card).
 
-    ``program`` (or ``profile``) decides under that program alone; without it, under every
-    program the home, the site and the card share (``passport.across``), best benefit first.
+    ``program`` (or ``profile``) decides under that program alone (``PROGRAM_NOT_ON_CARD``
+    when a scanned card does not name it); without it, under every program the home, the
+    site and the card share (``passport.across``), best benefit first.
     The residence (``residence``, ``residence_place``, ``postal`` + ``country``, else the
     card's: see ``_residence``) is placed offline; one not placed leaves ``CHECK_RESIDENCE``
     on an admission. ``on`` defaults to the date of ``now`` at the visited site. Raises
@@ -346,8 +347,7 @@ def check(
              "card": card_json, "card_reasons": card_reasons, "manual": card_json is None,
              "residence_given": given.to_json() if given else None}
     try:
-        return _decide(db, actives, visit, home or None,
-                       None if program or profile else programs, facts)
+        return _decide(db, actives, visit, home or None, programs, facts)
     except ValueError as exc:  # out-of-range residence caught by the engine
         raise CheckInputError(str(exc)) from None
 
@@ -355,7 +355,13 @@ def check(
 def _decide(db: sqlite_utils.Database, actives: list[ActiveList], visit: str,
             home: str | None, programs: tuple[str, ...] | None, facts: dict
             ) -> rules.Decision:
-    """``rules.decide`` under the one program given, or across the programs shared."""
+    """``rules.decide`` under the one program given, or across the programs shared;
+    ``programs`` (the card's; None: a printed card) limits both."""
+    if (programs is not None and home is not None  # a card read: its programs are known
+            and not any(a.profile.name in programs for a in actives)):
+        # The card qualifies for no program with a list here: never another program's benefit.
+        facts = {**facts, "card_reasons": [*facts["card_reasons"], rules.PROGRAM_NOT_ON_CARD]}
+
     def decide_one(active: ActiveList, visit_id: str, home_id: str | None) -> rules.Decision:
         return rules.decide(active, visit_id, home_id, **facts)
 

@@ -68,7 +68,8 @@ def parse_symbols(text: str) -> dict[str, Any]:
     row). Two distance symbols keep the larger distance (``#`` covers ``**``)."""
     compact = "".join(text.split())
     tokens = _SYMBOL_TOKEN.findall(compact)
-    if "".join(tokens) != compact or len(set(tokens)) != len(tokens):
+    families = [token[0] for token in tokens]  # one of *, ** or ***; one of # or ##
+    if "".join(tokens) != compact or len(set(families)) != len(families):
         unknown = _SYMBOL_TOKEN.sub("", compact) or compact
         raise ValueError(f"unknown restriction symbol {unknown!r} in {text.strip()!r}: the "
                          "symbols are *, **, ***, #, ##, ^ (combined, e.g. *^)")

@@ -3,8 +3,9 @@ to, each site once, with the best benefit of the programs that admit there.
 
 ``planner.plan_for`` plans one program's list. Here the plan of each program of the home
 (``across.entries``: the home's entry in each list, directly or through the crosswalk) is
-made, and their entries merged: an entry of another program joins the first program's entry
-of the same institution (the crosswalk, or the same id), else it is a site of its own. Each
+made, and their entries merged: an entry of another program joins an earlier program's
+entry of the same institution (the crosswalk, or the same id unless an admin rejected the
+pair), else it is a site of its own. Each
 entry then carries ``programs`` (``{"program", "admit", "benefit", "discount_percent",
 "why"}`` for each program listing it, best first) and ``best``; its ``benefit`` and
 ``program`` are the best's. A site is eligible when any of its programs admits there.
@@ -48,20 +49,14 @@ def merge(answers: Sequence[tuple[Any, dict]], links: across.Links, *,
           program_filter: str | None, limit: int | None, near: bool) -> dict[str, Any]:
     """Merge the plans ``answers`` ((active list, plan) per program, the first program
     first) into one (see the module's docstring)."""
-    first_active = answers[0][0]
-    first = first_active.profile.name
     merged: dict[tuple[str, str], dict[str, dict]] = {}  # site -> {program: entry}
     parts: dict[tuple[str, str], list[dict]] = {}
-    for active, answer in answers:
+    site_of: dict[tuple[str, str], tuple[str, str]] = {}  # (program, id) -> its site's key
+    for k, (active, answer) in enumerate(answers):
         program = active.profile.name
         for entry, part in _tagged(answer, program):
-            key = (program, entry["id"])
-            if program != first:
-                same = links.counterpart(program, entry["id"], first, first_active.by_id)
-                if same is None and entry["id"] in first_active.by_id:
-                    same = entry["id"]
-                if same is not None and (first, same) in merged:
-                    key = (first, same)
+            key = _same_site(answers[:k], links, program, entry["id"], site_of)
+            site_of[(program, entry["id"])] = key
             merged.setdefault(key, {})[program] = entry
             parts.setdefault(key, []).append(part)
     orders = {a.profile.name: a.profile.sort_order for a, _ in answers}
@@ -70,6 +65,20 @@ def merge(answers: Sequence[tuple[Any, dict]], links: across.Links, *,
         entries = [e for e in entries
                    if any(p["program"] == program_filter for p in e["programs"])]
     return _lists(entries, limit, near)
+
+
+def _same_site(earlier: Sequence[tuple[Any, dict]], links: across.Links, program: str,
+               ident: str, site_of: dict[tuple[str, str], tuple[str, str]]
+               ) -> tuple[str, str]:
+    """The key of the site an entry joins: the first earlier program's entry that is the
+    same institution (``Links.counterpart``, so an admin's rejection keeps two entries
+    apart), else the entry's own key."""
+    for active, _ in earlier:
+        other = active.profile.name
+        same = links.counterpart(program, ident, other, active.by_id)
+        if same is not None and (other, same) in site_of:
+            return site_of[(other, same)]
+    return program, ident
 
 
 def _best_entry(by_program: dict[str, dict], parts: list[dict], orders: dict[str, int]

@@ -23,6 +23,8 @@ CARD_MALFORMED              deny   card payload cannot be read (cards part)
 CARD_REVOKED                deny   card or its key revoked (cards part)
 KEY_UNKNOWN                 deny   card signed with a key not on the trust list (cards)
 NAMED_MEMBER_ABSENT         deny   nobody named on the card is present
+PROGRAM_NOT_ON_CARD         deny   the card names no program this store has a list for
+                                   (a version 1 card means ASTC only)
 PARTY_TOO_LARGE             note   the party is larger than the membership covers; the
                                    benefit covers ``covered`` people, the rest pay
 LOCAL_RULE_HONOURED         note   admitted under the site's own smaller radius
@@ -88,6 +90,7 @@ CARD_MALFORMED = "CARD_MALFORMED"
 CARD_REVOKED = "CARD_REVOKED"
 KEY_UNKNOWN = "KEY_UNKNOWN"
 NAMED_MEMBER_ABSENT = "NAMED_MEMBER_ABSENT"
+PROGRAM_NOT_ON_CARD = "PROGRAM_NOT_ON_CARD"
 PARTY_TOO_LARGE = "PARTY_TOO_LARGE"
 LOCAL_RULE_HONOURED = "LOCAL_RULE_HONOURED"
 STORE_DISCOUNT_ONLY = "STORE_DISCOUNT_ONLY"
@@ -108,14 +111,15 @@ CHECK_PROGRAM_MARK = "CHECK_PROGRAM_MARK"
 REASON_ORDER: tuple[str, ...] = (
     ELIGIBLE, CARD_MALFORMED, CARD_SIGNATURE_INVALID, KEY_UNKNOWN, CARD_REVOKED, CARD_EXPIRED,
     VISIT_NOT_PARTICIPATING, HOME_NOT_PARTICIPATING, SAME_INSTITUTION, HOME_WITHIN_RADIUS,
-    RESIDENCE_WITHIN_RADIUS, NAMED_MEMBER_ABSENT, LOCAL_RULE_HONOURED, PARTY_TOO_LARGE,
-    STORE_DISCOUNT_ONLY, LOCAL_DISCOUNT, DISCOUNT_BENEFIT, EVENTS_EXCLUDED, VENUE_EXCLUDED,
+    RESIDENCE_WITHIN_RADIUS, NAMED_MEMBER_ABSENT, PROGRAM_NOT_ON_CARD, LOCAL_RULE_HONOURED,
+    PARTY_TOO_LARGE, STORE_DISCOUNT_ONLY, LOCAL_DISCOUNT, DISCOUNT_BENEFIT, EVENTS_EXCLUDED,
+    VENUE_EXCLUDED,
 )
 _RANK = {code: i for i, code in enumerate(REASON_ORDER)}
 DENY_CODES = frozenset({
     HOME_WITHIN_RADIUS, RESIDENCE_WITHIN_RADIUS, SAME_INSTITUTION, HOME_NOT_PARTICIPATING,
     VISIT_NOT_PARTICIPATING, CARD_EXPIRED, CARD_SIGNATURE_INVALID, CARD_MALFORMED,
-    CARD_REVOKED, KEY_UNKNOWN, NAMED_MEMBER_ABSENT,
+    CARD_REVOKED, KEY_UNKNOWN, NAMED_MEMBER_ABSENT, PROGRAM_NOT_ON_CARD,
 })
 NOTE_CODES = frozenset({PARTY_TOO_LARGE, LOCAL_RULE_HONOURED, STORE_DISCOUNT_ONLY,
                         LOCAL_DISCOUNT, DISCOUNT_BENEFIT, EVENTS_EXCLUDED, VENUE_EXCLUDED})
@@ -167,6 +171,8 @@ REASON_TEXT: dict[str, str] = {
     KEY_UNKNOWN: "The card was signed with a key this desk does not know; update the trust "
                  "list or check the card by hand.",
     NAMED_MEMBER_ABSENT: "Not eligible: a person named on the card must be present.",
+    PROGRAM_NOT_ON_CARD: "Not eligible: the card does not name a program this desk has a "
+                         "list for; the membership does not qualify here.",
     PARTY_TOO_LARGE: "The membership does not cover the whole party; the others pay "
                      "admission.",
     LOCAL_RULE_HONOURED: "Eligible under this site's own shorter distance rule.",
@@ -489,11 +495,11 @@ def _admits(reasons: set[str]) -> bool:
     return not (reasons - _RANK.keys() and any(is_deny(code) for code in reasons))
 
 
-def _reason_rank(code: str) -> tuple[int, str]:
+def _reason_rank(code: str) -> tuple[int, int, str]:
     if code not in _RANK and is_deny(code):
-        # a site's own distance terms, beside the program's; by name among themselves
-        return _RANK[HOME_WITHIN_RADIUS], code
-    return _RANK.get(code, len(_RANK)), code
+        # a site's own distance terms, right after the program's; by name among themselves
+        return _RANK[HOME_WITHIN_RADIUS], 1, code
+    return _RANK.get(code, len(_RANK)), 0, code
 
 
 def _beyond(table: Any, home_row: Mapping[str, Any], visit: str, miles: float) -> bool:

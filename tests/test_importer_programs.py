@@ -113,7 +113,7 @@ def test_symbol_combinations(cell, terms):
     assert listterms.parse_symbols(cell) == terms
 
 
-@pytest.mark.parametrize("cell", ["%", "*%", "+", "**^^", "####"])
+@pytest.mark.parametrize("cell", ["%", "*%", "+", "**^^", "####", "****", "###"])
 def test_unknown_symbols_are_refused(cell):
     with pytest.raises(ValueError, match="unknown restriction symbol"):
         listterms.parse_symbols(cell)

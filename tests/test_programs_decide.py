@@ -359,3 +359,147 @@ def test_the_programs_api_lists_the_programs(real_lists, kiosk_client):
     assert list(by_id)[:3] == ["astc", "narm", "aza"]
     assert by_id["narm"]["distance_rule"] == "per_site" and by_id["narm"]["list_version"]
     assert by_id["acm"]["discount_percent"] == 50 and by_id["acm"]["list_version"] is None
+
+
+# --------------------------------------------------------------------------- the card's programs
+
+EXPIRES = date(2027, 6, 30)
+
+
+def _card(db, home: str, programs: list[str] | None) -> str:
+    from passport import cards, keys
+
+    try:
+        keys.signing_key(db, home)
+    except keys.KeyStoreError:
+        keys.create_key(db, home)
+    return cards.issue(db, home, f"M-{len(programs or [])}", ["Ada Lovelace"], EXPIRES,
+                       programs=programs)
+
+
+def test_a_card_s_programs_limit_the_programs_decided(db):
+    """A version 2 card is decided under its programs only; a version 1 card under ASTC
+    only (here ASTC's free admission would otherwise beat NARM's member admission)."""
+    _two_programs(db, 120.0)
+    narm_only = admission.check(db, "both-site", card=_card(db, "home-center", ["narm"]),
+                                on=ON).to_json()
+    assert narm_only["program"] == "narm" and narm_only["benefit"] == "member_admission"
+    assert [p["program"] for p in narm_only["programs"]] == ["narm"]
+    v1 = admission.check(db, "both-site", card=_card(db, "home-center", None), on=ON)
+    assert [p["program"] for p in v1.to_json()["programs"]] == ["astc"]
+    both = admission.check(db, "both-site", card=_card(db, "home-center", ["astc", "narm"]),
+                           on=ON).to_json()
+    assert [p["program"] for p in both["programs"]] == ["astc", "narm"]
+
+
+def test_a_card_naming_no_listed_program_is_never_decided_under_another(db):
+    """A NARM-only card where only ASTC has a list, or asked under ASTC, is denied: its
+    membership does not qualify for ASTC's free admission. So is a version 1 card under
+    NARM."""
+    publish(db, "astc", [site("home-center", ORIGIN),
+                         site("far-site", point_at(ORIGIN, 200, 90))])
+    narm_card = _card(db, "home-center", ["narm"])
+    for program in (None, "astc"):
+        decision = admission.check(db, "far-site", card=narm_card, on=ON, program=program)
+        assert not decision.admit and decision.reasons == ["PROGRAM_NOT_ON_CARD"], program
+        assert decision.benefit is None and decision.covered == 0
+    v1 = _card(db, "home-center", None)
+    assert admission.check(db, "far-site", card=v1, on=ON).admit
+    publish(db, "narm", [site("home-center", ORIGIN),
+                         site("far-site", point_at(ORIGIN, 200, 90))])
+    under_narm = admission.check(db, "far-site", card=v1, on=ON, program="narm")
+    assert under_narm.reasons == ["PROGRAM_NOT_ON_CARD"]
+
+
+def test_a_card_s_home_is_found_through_the_crosswalk_on_its_program_s_list(db):
+    """The card's home id is its ASTC entry; a NARM-only card finds the NARM entry through
+    the confirmed link, and is decided there."""
+    from passport import crosswalk
+
+    far = point_at(ORIGIN, 120, 90)
+    publish(db, "astc", [site("home-center", ORIGIN), site("both-site", far)])
+    publish(db, "narm", [site("home-centre-of-science", ORIGIN), site("both-site", far)])
+    crosswalk.confirm(db, crosswalk.parse_entry("astc:home-center"),
+                      crosswalk.parse_entry("narm:home-centre-of-science"), actor="admin1")
+    decision = admission.check(db, "both-site", card=_card(db, "home-center", ["narm"]),
+                               on=ON)
+    assert decision.admit and decision.program == "narm"
+    assert decision.home == "home-centre-of-science"
+
+
+def test_crosswalk_links_chain_across_programs():
+    """ASTC = NARM and NARM = AZA confirmed (never ASTC = AZA): the AZA entry is found."""
+
+    class Active:
+        def __init__(self, name, ids):
+            self.profile = rules.Profile(name, name, 0.0, False, {"group": (2, 4)})
+            self.by_id = dict.fromkeys(ids, {})
+
+    class Links:
+        pairs = {("astc", "a", "narm"): "n", ("narm", "n", "astc"): "a",
+                 ("narm", "n", "aza"): "z", ("aza", "z", "narm"): "n"}
+
+        def counterpart(self, source, institution_id, target, on_target):
+            found = self.pairs.get((source, institution_id, target))
+            return found if found in on_target else None
+
+    actives = [Active("astc", ["a"]), Active("narm", ["n"]), Active("aza", ["z"])]
+    assert across.entries(actives, Links(), "a") == {"astc": "a", "narm": "n", "aza": "z"}
+    assert across.entries(actives, Links(), "z") == {"narm": "n", "aza": "z", "astc": "a"}
+
+
+# --------------------------------------------------------------------------- the planner's merge
+
+def test_the_planner_lists_a_site_of_two_later_programs_once(db):
+    """A zoo on the NARM and the AZA list (not ASTC's) is one site, AZA's free admission
+    its best benefit."""
+    from passport import planner
+
+    zoo = point_at(ORIGIN, 30, 90)
+    publish(db, "astc", [site("home-center", ORIGIN),
+                         site("astc-far", point_at(ORIGIN, 200, 10))])
+    publish(db, "narm", [site("home-center", ORIGIN), site("city-zoo", zoo)])
+    publish(db, "aza", [site("home-center", ORIGIN, benefit_tier="100%"),
+                        site("city-zoo", zoo, benefit_tier="100%")])
+    answer = planner.member_plan(db, "home-center")
+    assert answer["programs"] == ["astc", "narm", "aza"]
+    zoos = [e for e in answer["eligible"] + answer["ineligible"] if e["id"] == "city-zoo"]
+    assert len(zoos) == 1
+    assert [p["program"] for p in zoos[0]["programs"]] == ["aza", "narm"]
+    assert zoos[0]["best"]["program"] == "aza"
+    assert answer["eligible_count"] == 2  # astc-far and the zoo
+
+
+def test_the_planner_keeps_apart_what_the_crosswalk_keeps_apart(db):
+    """ASTC's ``museum-x`` is confirmed as NARM's ``museum-x-narm``; NARM's own
+    ``museum-x`` (the same id) is another institution: each program once per site."""
+    from passport import crosswalk, planner
+
+    there = point_at(ORIGIN, 150, 90)
+    publish(db, "astc", [site("home-center", ORIGIN), site("museum-x", there)])
+    publish(db, "narm", [site("home-center", ORIGIN), site("museum-x-narm", there),
+                         site("museum-x", point_at(ORIGIN, 300, 200))])
+    crosswalk.confirm(db, crosswalk.parse_entry("astc:museum-x"),
+                      crosswalk.parse_entry("narm:museum-x-narm"), actor="admin1")
+    answer = planner.member_plan(db, "home-center")
+    entries = answer["eligible"] + answer["ineligible"]
+    for entry in entries:
+        programs = [p["program"] for p in entry["programs"]]
+        assert len(programs) == len(set(programs)), entry["id"]
+    assert sorted([p["program"] for p in e["programs"]] for e in entries) == [
+        ["astc", "narm"], ["narm"]]
+
+
+@pytest.mark.parametrize(("miles", "shown"), [(40.0, "NARM: member admission"),
+                                                (120.0, "ASTC: free general admission")])
+def test_the_planner_page_names_only_the_other_programs_that_admit(db, kiosk_client, miles,
+                                                                    shown):
+    """Within ASTC's 90 miles NARM admits and ASTC does not: "also: ASTC" would tell the
+    member ASTC admits there too. Beyond, both admit: "also: NARM"."""
+    _two_programs(db, miles)
+    page = kiosk_client.get("/plan?home=home-center&limit=400").get_data(as_text=True)
+    line = page[page.index('data-program', page.index("Both Site")):]
+    line = line[:line.index("</p>")]
+    assert shown in line.replace("member admission (the member price, often free)",
+                                 "member admission")
+    assert ("also: NARM" in line) is (miles > 90) and "also: ASTC" not in line
