@@ -251,11 +251,14 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 
     check_port_free(host, port)
     pool = _pool()
-    keys = signing.current_keys(pool)
-    pool.close()
-    if not keys:
-        fail("the hub has no signing key: run `passport hub init`")
-    click.echo(f"Hub key {keys[0]['key_id']}; hub ready at http://{host}:{port}/admin "
+    try:
+        key = signing.check_can_sign(pool)  # the secret that opens it is this process's
+    except HubError as exc:
+        fail(f"{exc} (the hub's secret: $PASSPORT_SECRET_KEY or the instance folder "
+             "where `passport hub init` ran)")
+    finally:
+        pool.close()
+    click.echo(f"Hub key {key['key_id']}; hub ready at http://{host}:{port}/admin "
                f"({workers} workers x {threads} threads; Ctrl-C to stop)")
     sys.stdout.flush()
     HubServer({"bind": f"{host}:{port}", "workers": workers, "threads": threads,

@@ -120,7 +120,8 @@ _M001 = (
     "CREATE TABLE bundles (sequence BIGINT PRIMARY KEY, issued_at TIMESTAMPTZ NOT NULL, "
     "valid_until TIMESTAMPTZ NOT NULL, key_id TEXT NOT NULL, sha256 TEXT NOT NULL, "
     "body BYTEA NOT NULL)",
-    # check-ins without names; uid = "<site id>:<local log id>", a retry never doubles one
+    # check-ins without names; uid = "<site id>:<local log id>@<logged at>": a retry never
+    # doubles one
     "CREATE TABLE checkins (uid TEXT PRIMARY KEY, site_id TEXT NOT NULL, program TEXT, "
     "home TEXT, visit TEXT NOT NULL, local_date DATE NOT NULL, local_hour SMALLINT NOT NULL "
     "CHECK (local_hour BETWEEN 0 AND 23), party_size INTEGER NOT NULL, "

@@ -183,8 +183,9 @@ def load_active(db: sqlite_utils.Database, profile: str = DEFAULT_PROFILE_NAME) 
     """
     row = _profile_row(db, profile)
     if row["active_list_version"] is None:
+        option = "" if profile == DEFAULT_PROFILE_NAME else f" --program {profile}"
         raise NoActiveList(f"no participant list is published for {profile!r}; "
-                           "import one with `passport import FILE`")
+                           f"import one with `passport import FILE{option}`")
     return _active_for_row(db, row)
 
 
@@ -343,8 +344,11 @@ def list_versions(db: sqlite_utils.Database, profile: str = DEFAULT_PROFILE_NAME
 
 def _check_version(db: sqlite_utils.Database, version: int, profile: str) -> None:
     row = store.get_list_version_row(db, version)
-    if row is None or row["profile"] != profile:
+    if row is None:
         raise UnknownListVersion(f"list version {version} does not exist")
+    if row["profile"] != profile:  # version numbers are shared by the programs' lists
+        raise UnknownListVersion(f"list version {version} is a version of {row['profile']!r}, "
+                                 f"not of {profile!r}: add --program {row['profile']}")
 
 
 def _version_rows(db: sqlite_utils.Database, version: int, profile: str) -> list[dict]:

@@ -195,6 +195,15 @@ REASON_TEXT: dict[str, str] = {
 }
 
 
+# What an admission gives, for staff (``Decision.text_of``).
+BENEFIT_TEXT = {
+    "general_admission": "free general admission",
+    "member_admission": "member admission (the host's member price, often free)",
+    "discount": "a discount on admission",
+    "store_discount": "a store discount (admission here is free for everyone)",
+}
+
+
 def reason_text(code: str, card_mark: str | None = None) -> str:
     """Staff text of any code, the per-site deny codes included; ``card_mark`` names what
     the program's card must show (for ``CHECK_PROGRAM_MARK``)."""
@@ -393,6 +402,17 @@ class Decision:
                         "discount_percent": decision.discount_percent}
         return None
 
+    def text_of(self, code: str) -> str:
+        """Staff text of one of this decision's codes; ``ELIGIBLE`` names what the program
+        gives here when it is not free general admission (NARM's member admission, a
+        discount, a store discount)."""
+        if code == ELIGIBLE and self.benefit not in (None, "general_admission"):
+            what = BENEFIT_TEXT.get(self.benefit, self.benefit)
+            if self.discount_percent:
+                what = f"{self.discount_percent:g} % off admission"
+            return f"Eligible: {what} under {self.program_title or 'the program'}."
+        return reason_text(code, self.card_mark)
+
     def summary_json(self) -> dict[str, Any]:
         """One program's part of a decision across programs."""
         codes = [*self.reasons, *self.staff_checks]
@@ -406,7 +426,7 @@ class Decision:
             "radius_miles": self.radius_miles, "list_version": self.list_version,
             "distance_precision": self.distance_precision,
             "staff_checks": list(self.staff_checks), "terms": self.terms,
-            "text": {code: reason_text(code, self.card_mark) for code in codes},
+            "text": {code: self.text_of(code) for code in codes},
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -433,7 +453,7 @@ class Decision:
             "terms": self.terms,
             "card": self.card,
             "residence": self.residence,
-            "text": {code: reason_text(code, self.card_mark) for code in codes},
+            "text": {code: self.text_of(code) for code in codes},
             "program": self.program,
             "program_title": self.program_title,
             "distance_precision": self.distance_precision,

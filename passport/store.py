@@ -1482,8 +1482,10 @@ def checkin_outbox_rows(db: sqlite_utils.Database, after_id: int, limit: int) ->
     """Log entries after ``after_id``, oldest first: only the columns that leave the site
     (no names, no member ids)."""
     return list(db.query(
-        "SELECT id, at, program, visit, home, party_size, covered, admit, reasons, undoes "
-        "FROM checkins WHERE id > ? ORDER BY id LIMIT ?", [after_id, limit]))
+        "SELECT c.id, c.at, c.program, c.visit, c.home, c.party_size, c.covered, c.admit, "
+        "c.reasons, c.undoes, t.at AS undoes_at FROM checkins c "
+        "LEFT JOIN checkins t ON t.id = c.undoes WHERE c.id > ? ORDER BY c.id LIMIT ?",
+        [after_id, limit]))
 
 
 def count_checkins_after(db: sqlite_utils.Database, after_id: int) -> int:

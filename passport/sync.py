@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -337,6 +338,14 @@ class _LocalTime:
         return datetime.fromisoformat(row["at"]).astimezone(self.zone(program, row["visit"]))
 
 
+def log_uid(site: str, checkin_id: int, at: str) -> str:
+    """A log entry's id at the hub: the site, the local id and the instant it was logged
+    (``exploratorium-san-francisco:3@20260615190000123456``). The instant keeps the ids of a
+    store restored from a backup apart: its next entries reuse local ids that the hub may
+    already hold for entries logged after the backup."""
+    return f"{site}:{checkin_id}@{re.sub(r'[^0-9]', '', at)}"
+
+
 def outbox_row(row: dict, site: str, local: Callable[[dict], datetime]) -> dict:
     """One log entry as the hub receives it: no names, no member ids."""
     admit = bool(row["admit"])
@@ -344,13 +353,15 @@ def outbox_row(row: dict, site: str, local: Callable[[dict], datetime]) -> dict:
     free = min(party, row["covered"] if row["covered"] is not None else party) if admit else 0
     moment = local(row)
     return {
-        "uid": f"{site}:{row['id']}", "program": row["program"] or DEFAULT_PROFILE_NAME,
+        "uid": log_uid(site, row["id"], row["at"]),
+        "program": row["program"] or DEFAULT_PROFILE_NAME,
         "home": row["home"], "visit": row["visit"], "local_date": moment.date().isoformat(),
         "local_hour": moment.hour, "party_size": party, "people_free": free,
         "people_paying": party - free if admit else 0, "admit": admit,
         "reasons": json.loads(row["reasons"]),
         "kind": "undo" if row["undoes"] is not None else "visit",
-        "undoes": f"{site}:{row['undoes']}" if row["undoes"] is not None else None,
+        "undoes": (log_uid(site, row["undoes"], row["undoes_at"])
+                   if row["undoes"] is not None else None),
     }
 
 

@@ -60,6 +60,27 @@ def test_init_twice_key_rotate_import_site_report_admin(hub_pool, shipped_csv):
     run("hub", "rollback", "7", error="does not exist")
 
 
+def test_the_shipped_narm_and_aza_lists_publish_at_the_hub(hub_pool, shipped_csv):
+    """The hub validates as a site does: AZA's five rows without a point are placed at their
+    town (a program without a radius), as `passport import --program aza` places them."""
+    data = shipped_csv.parent
+    narm = json.loads(run("hub", "import", data / "narm_2026.csv", "--program", "narm",
+                          "--json").stdout)
+    aza = json.loads(run("hub", "import", data / "aza_reciprocity.csv", "--program", "aza",
+                         "--json").stdout)
+    assert (narm["row_count"], aza["row_count"]) == (1543, 131)
+    assert any("gazetteer" in w or "town" in w for w in aza["warnings"]), aza["warnings"]
+
+
+def test_serve_refuses_to_start_without_the_secret_that_opens_its_key(hub_pool, monkeypatch,
+                                                                     tmp_path):
+    monkeypatch.setenv("PASSPORT_SECRET_KEY", "another-secret-not-the-hubs-0123456789")
+    run("hub", "serve", "--port", "0", error="cannot decrypt the private key")
+    monkeypatch.delenv("PASSPORT_SECRET_KEY")
+    monkeypatch.setenv("PASSPORT_INSTANCE", str(tmp_path / "elsewhere"))
+    run("hub", "serve", "--port", "0", error="the hub's secret")
+
+
 @pytest.mark.parametrize("command", ["init", "key", "import", "versions", "rollback", "site",
                                      "serve", "report", "admin"])
 def test_every_hub_command_has_help(command):

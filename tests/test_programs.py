@@ -64,7 +64,8 @@ def test_versions_diff_rollback_take_the_program(cli, db, tmp_path):
     assert json.loads(cli("versions", "--json").stdout)["versions"] == []  # astc has none
     diff = json.loads(cli("diff", first, second, "--program", "aza", "--json").stdout)
     assert [r["id"] for r in diff["removed"]] == ["garden-b"]
-    cli("diff", first, second, error=f"list version {first} does not exist")  # not astc's
+    cli("diff", first, second,  # not astc's: the message names the program
+        error=f"list version {first} is a version of 'aza', not of 'astc': add --program aza")
     cli("rollback", first, "--program", "aza", "--json")
     assert institutions.active_version(db, "aza") == first
 

@@ -503,3 +503,24 @@ def test_the_planner_page_names_only_the_other_programs_that_admit(db, kiosk_cli
     assert shown in line.replace("member admission (the member price, often free)",
                                  "member admission")
     assert ("also: NARM" in line) is (miles > 90) and "also: ASTC" not in line
+
+
+def test_eligible_reads_what_the_program_gives(db):
+    """ELIGIBLE's text says free general admission only where that is the benefit."""
+    publish(db, "aza", [site("zoo", ORIGIN, benefit_tier="50%"),
+                        site("home-zoo", point_at(ORIGIN, 5), benefit_tier="100%")])
+    publish(db, "narm", [site("museum", ORIGIN), site("home-museum", point_at(ORIGIN, 5))])
+    aza = admission.check(db, "zoo", home="home-zoo", on=ON, program="aza").to_json()
+    assert aza["text"]["ELIGIBLE"].startswith("Eligible: 50 % off admission under AZA")
+    narm = admission.check(db, "museum", home="home-museum", on=ON, program="narm").to_json()
+    assert "member admission" in narm["text"]["ELIGIBLE"]
+    assert "free general admission" not in narm["text"]["ELIGIBLE"]
+
+
+def test_eligible_takes_the_program(real_lists, cli):
+    chabot = "chabot-space-science-center-oakland"
+    narm = json.loads(cli("eligible", "--home", chabot, "--program", "narm", "--json").output)
+    astc = json.loads(cli("eligible", "--home", chabot, "--json").output)
+    assert narm["list_version"] != astc["list_version"]
+    assert narm["eligible_count"] > astc["eligible_count"]  # no program radius, 1,543 sites
+    cli("eligible", "--home", chabot, "--program", "nope", error="no program profile named")

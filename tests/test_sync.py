@@ -202,18 +202,26 @@ def test_a_refused_bundle_still_lets_the_checkins_go_up(enrolled, hub):
 
 # --------------------------------------------------------------------------- up
 
+def _uids(db, ids) -> list[str]:
+    """The hub's uids of these log entries."""
+    at = dict(db.execute("SELECT id, at FROM checkins").fetchall())
+    return [sync.log_uid(SITE, i, at[i]) for i in ids]
+
+
 def test_checkins_go_up_once_without_names(enrolled, hub):
     ids = _log(enrolled, 3)
     undo = _log(enrolled, 1, undoes=ids[0], admit=1)[0]
     result = sync.sync(enrolled, now=CHECKED_AT)
     assert result["checkins_sent"] == 4 and result["checkins_pending"] == 0
-    sent = hub.checkins[f"{SITE}:{ids[1]}"]
-    assert sent == {"uid": f"{SITE}:{ids[1]}", "program": "astc", "home": HOME, "visit": SITE,
+    uid = {row["id"]: sync.log_uid(SITE, row["id"], row["at"])
+           for row in enrolled.query("SELECT id, at FROM checkins")}
+    sent = hub.checkins[uid[ids[1]]]
+    assert sent == {"uid": uid[ids[1]], "program": "astc", "home": HOME, "visit": SITE,
                     "local_date": "2026-06-15", "local_hour": 5, "party_size": 3,
                     "people_free": 2, "people_paying": 1, "admit": True,
                     "reasons": ["ELIGIBLE"], "kind": "visit", "undoes": None}
-    assert hub.checkins[f"{SITE}:{undo}"]["kind"] == "undo"
-    assert hub.checkins[f"{SITE}:{undo}"]["undoes"] == f"{SITE}:{ids[0]}"
+    assert hub.checkins[uid[undo]]["kind"] == "undo"
+    assert hub.checkins[uid[undo]]["undoes"] == uid[ids[0]]
     wire = json.dumps([p for _, p in hub.posts])
     assert "Ada" not in wire and "MEMBER-" not in wire
     assert sync.sync(enrolled, now=CHECKED_AT)["checkins_sent"] == 0
@@ -241,7 +249,7 @@ def test_the_mark_moves_only_on_acknowledgement(enrolled, hub):
     hub.handle = original
     result = sync.sync(enrolled, now=CHECKED_AT, batch_rows=2)
     assert result["checkins_sent"] == 3 and result["checkins_pending"] == 0
-    assert sorted(hub.checkins) == sorted(f"{SITE}:{i}" for i in ids)
+    assert sorted(hub.checkins) == sorted(_uids(enrolled, ids))
 
 
 def test_a_lost_answer_is_retried_without_doubles(enrolled, hub):
@@ -253,7 +261,7 @@ def test_a_lost_answer_is_retried_without_doubles(enrolled, hub):
     result = sync.sync(enrolled, now=CHECKED_AT)
     assert result["checkins_sent"] == 4 and result["errors"] == []
     assert len(hub.checkins) == 4 and len(hub.posts) == 2  # sent twice, kept once
-    assert sorted(hub.checkins) == sorted(f"{SITE}:{i}" for i in ids)
+    assert sorted(hub.checkins) == sorted(_uids(enrolled, ids))
 
 
 def test_new_keys_and_revocations_go_up_once(enrolled, hub):
@@ -399,3 +407,13 @@ def test_an_answer_larger_than_the_cap_is_refused(monkeypatch):
     assert sync._bounded(io.BytesIO(b"x" * 1000), "http://hub") == b"x" * 1000
     with pytest.raises(sync.SyncError, match="larger than"):
         sync._bounded(io.BytesIO(b"x" * 1001), "http://hub")
+
+
+def test_a_log_id_reused_after_a_restore_is_another_entry_at_the_hub():
+    """A store restored from a backup gives its next entries local ids the hub may already
+    hold (entries logged after the backup): the instant in the uid keeps them apart, and
+    the same entry sent again keeps its uid (retries stay idempotent)."""
+    first = sync.log_uid(SITE, 3, "2026-06-15T19:00:00.000001+00:00")
+    again = sync.log_uid(SITE, 3, "2026-06-15T19:00:00.000001+00:00")
+    reused = sync.log_uid(SITE, 3, "2026-06-15T19:05:00.000001+00:00")
+    assert first == again != reused and first.startswith(f"{SITE}:3@")

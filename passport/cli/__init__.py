@@ -70,7 +70,8 @@ class PassportGroup(click.Group):
 @click.group(cls=PassportGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="passport-checkin")
 def main() -> None:
-    """Check-in service for reciprocal museum admission (ASTC Travel Passport Program).
+    """Check-in service for reciprocal museum admission (ASTC Travel Passport, NARM, AZA and
+    other programs).
 
     The store is the SQLite file named by $PASSPORT_DB (default: instance/passport.sqlite).
     Every command takes --json for machine-readable output.

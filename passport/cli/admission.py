@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from passport import admission, institutions
+from passport import admission, institutions, rules
 from passport.cli import main
 from passport.cli.common import emit, fail, json_option, open_store
-from passport.rules import Decision, format_miles, reason_text
+from passport.rules import Decision, format_miles
 
 
 def _residence_text(residence: dict) -> str:
@@ -51,8 +51,8 @@ def _program_text(d: Decision) -> str:
         lines.append(where)
     if d.admit:
         lines.append(f"  covers {d.covered} of {d.party_size}")
-    lines += [f"  {code}: {reason_text(code, d.card_mark)}" for code in d.reasons]
-    lines += [f"  staff: {reason_text(code, d.card_mark)}" for code in d.staff_checks]
+    lines += [f"  {code}: {d.text_of(code)}" for code in d.reasons]
+    lines += [f"  staff: {d.text_of(code)}" for code in d.staff_checks]
     if d.terms:
         lines.append(f"  site terms: {d.terms}")
     if d.distance_precision == "city":
@@ -131,8 +131,11 @@ def check(visit, home, card, card_image, residence, residence_place, postal, cou
               help="Sort by distance from this point instead of from home.")
 @click.option("--limit", type=click.IntRange(min=0), default=None,
               help="At most N eligible sites.")
+@click.option("--program", default=rules.DEFAULT_PROFILE_NAME, show_default=True,
+              metavar="ID", help="The program whose list and rules to use.")
 @json_option
-def eligible(home, residence, residence_place, postal, country, near, limit, as_json):
+def eligible(home, residence, residence_place, postal, country, near, limit, program,
+             as_json):
     """List the sites a member of HOME may visit free, nearest first.
 
     \b
@@ -144,8 +147,9 @@ def eligible(home, residence, residence_place, postal, country, near, limit, as_
     try:
         result = admission.eligible(db, home, residence=residence,
                                  residence_place=residence_place, postal=postal,
-                                 country=country, near=near, limit=limit)
-    except (admission.CheckInputError, institutions.NoActiveList) as exc:
+                                 country=country, near=near, limit=limit, profile=program)
+    except (admission.CheckInputError, institutions.NoActiveList,
+            institutions.UnknownProfile) as exc:
         fail(str(exc))
     finally:
         db.close()

@@ -1,9 +1,9 @@
 """Check-in batches from the sites: validated whole, stored in one transaction, idempotent.
 
 A row is what a site's outbox sends (no names, ever): ``uid`` (``"<site id>:<local log
-id>"``), ``program``, ``home``, ``visit``, ``local_date``, ``local_hour``, ``party_size``,
-``people_free``, ``people_paying``, ``admit``, ``reasons``, ``kind`` (``visit``/``undo``)
-and ``undoes``. Any other field is refused, so a name cannot slip in. The batch is stored
+id>@<logged at>"``, ``passport.sync.log_uid``), ``program``, ``home``, ``visit``,
+``local_date``, ``local_hour``, ``party_size``, ``people_free``, ``people_paying``,
+``admit``, ``reasons``, ``kind`` (``visit``/``undo``) and ``undoes``. Any other field is refused, so a name cannot slip in. The batch is stored
 with one ``INSERT ... SELECT FROM unnest(...) ON CONFLICT (uid) DO NOTHING``: a retried
 batch adds nothing, and a batch is either all checked and stored or refused whole.
 """
@@ -41,7 +41,8 @@ def _uid(value: Any, site_id: str, name: str) -> str:
     prefix = f"{site_id}:"
     if not isinstance(value, str) or not value.startswith(prefix) or len(value) > 200 \
             or len(value) == len(prefix):
-        raise ValueError(f"{name} must be '{prefix}<local log id>', not {value!r}")
+        raise ValueError(f"{name} must be '{prefix}<local log id>@<logged at>', "
+                         f"not {value!r}")
     return value
 
 

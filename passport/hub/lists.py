@@ -12,8 +12,8 @@ from typing import Any
 from passport import hubstore
 from passport.hub import HubError
 from passport.importer import ListValidationError, ParsedList, parse_bytes, parse_file
-from passport.institutions import diff_records
-from passport.rules import DEFAULT_PROFILE_NAME
+from passport.institutions import diff_records, places_by_town
+from passport.rules import DEFAULT_PROFILE_NAME, Profile
 
 __all__ = ["ListValidationError", "UnknownProgram", "UnknownVersion", "diff", "import_bytes",
            "import_file", "programs", "rollback", "versions"]
@@ -28,18 +28,28 @@ class UnknownVersion(HubError):
 
 
 def programs(pool: hubstore.Pool) -> list[dict]:
-    """Every program: ``{"name", "title", "active_list_version"}`` in the programs' order."""
+    """Every program: ``{"name", "title", "active_list_version", "row"}`` (``row``: the
+    profile as a site's store holds it) in the programs' order."""
     return [{"name": r["name"], "title": r["row"].get("title"),
-             "active_list_version": r["active_list_version"]}
+             "active_list_version": r["active_list_version"], "row": r["row"]}
             for r in hubstore.profile_rows(pool)]
 
 
-def _active(pool: hubstore.Pool, program: str) -> int | None:
+def _program_row(pool: hubstore.Pool, program: str) -> dict:
     for row in programs(pool):
         if row["name"] == program:
-            return row["active_list_version"]
+            return row
     known = ", ".join(p["name"] for p in programs(pool)) or "none: run `passport hub init`"
     raise UnknownProgram(f"no program named {program!r} at the hub (known: {known})")
+
+
+def _active(pool: hubstore.Pool, program: str) -> int | None:
+    return _program_row(pool, program)["active_list_version"]
+
+
+def _by_town(pool: hubstore.Pool, program: str) -> bool:
+    """Whether rows without a point may be placed at their town (as a site's import)."""
+    return places_by_town(Profile.from_row(_program_row(pool, program)["row"]))
 
 
 def publish_parsed(pool: hubstore.Pool, parsed: ParsedList, *, program: str, dry_run: bool,
@@ -72,18 +82,18 @@ def import_file(pool: hubstore.Pool, path: str | Path, *, program: str = DEFAULT
                 dry_run: bool = False, actor: str | None = None) -> dict[str, Any]:
     """Validate the file like ``passport import`` and publish it at the hub; raises
     ``ListValidationError`` (every row's problem) and writes nothing when it is not valid."""
-    _active(pool, program)  # an unknown program fails before the file is read
-    return publish_parsed(pool, parse_file(path), program=program, dry_run=dry_run,
-                          actor=actor)
+    by_town = _by_town(pool, program)  # an unknown program fails before the file is read
+    return publish_parsed(pool, parse_file(path, place_by_town=by_town), program=program,
+                          dry_run=dry_run, actor=actor)
 
 
 def import_bytes(pool: hubstore.Pool, data: bytes, filename: str, *,
                  program: str = DEFAULT_PROFILE_NAME, dry_run: bool = False,
                  actor: str | None = None) -> dict[str, Any]:
     """``import_file`` for an upload's bytes."""
-    _active(pool, program)
-    return publish_parsed(pool, parse_bytes(data, filename), program=program, dry_run=dry_run,
-                          actor=actor)
+    by_town = _by_town(pool, program)
+    return publish_parsed(pool, parse_bytes(data, filename, place_by_town=by_town),
+                          program=program, dry_run=dry_run, actor=actor)
 
 
 def versions(pool: hubstore.Pool, program: str = DEFAULT_PROFILE_NAME) -> list[dict]:

@@ -73,3 +73,14 @@ def private_key(row: dict) -> Ed25519PrivateKey:
         return keyvault.decrypt_private(bytes(row["private_key"]), row["key_id"], HUB_LABEL)
     except keyvault.KeyStoreError as exc:
         raise HubError(str(exc)) from exc
+
+
+def check_can_sign(pool: hubstore.Pool, now: datetime | None = None) -> dict:
+    """The signing key (``current_keys``' first), once its private key has been opened with
+    this process's secret: ``HubError`` saying what is missing, before a hub serves
+    anything it could not sign."""
+    rows = hubstore.hub_key_rows(pool, now or datetime.now(UTC))
+    if not rows:
+        raise HubError("the hub has no signing key: run `passport hub init`")
+    private_key(rows[0])
+    return _public(rows[0])
