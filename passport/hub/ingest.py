@@ -3,9 +3,10 @@
 A row is what a site's outbox sends (no names, ever): ``uid`` (``"<site id>:<local log
 id>@<logged at>"``, ``passport.sync.log_uid``), ``program``, ``home``, ``visit``,
 ``local_date``, ``local_hour``, ``party_size``, ``people_free``, ``people_paying``,
-``admit``, ``reasons``, ``kind`` (``visit``/``undo``) and ``undoes``. Any other field is refused, so a name cannot slip in. The batch is stored
-with one ``INSERT ... SELECT FROM unnest(...) ON CONFLICT (uid) DO NOTHING``: a retried
-batch adds nothing, and a batch is either all checked and stored or refused whole.
+``admit``, ``reasons``, ``kind`` (``visit``/``undo``) and ``undoes``. Any other field is
+refused, so a name cannot slip in. The batch is stored with one ``INSERT ... SELECT FROM
+unnest(...) ON CONFLICT (uid) DO NOTHING``: a retried batch adds nothing, and a batch is
+either all checked and stored or refused whole.
 """
 
 from __future__ import annotations
