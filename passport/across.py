@@ -40,22 +40,24 @@ def entries(actives: Sequence[Any], links: Links, institution_id: str) -> dict[s
     names an entry of the first program whose list has it; in every other list, the
     counterpart (``Links.counterpart``: a confirmed link, else the same id unless an admin
     rejected the pair) of an entry found so far, so links chain (ASTC = NARM, NARM = AZA)."""
-    source = next((a.profile.name for a in actives if institution_id in a.by_id), None)
-    if source is None:
-        return {}
-    found = {source: institution_id}
-    grown = True
-    while grown:  # at most one pass per program
+    found: dict[str, str] = {}
+    for active in actives:
+        if institution_id in active.by_id:
+            found[active.profile.name] = institution_id
+            break
+    grown = bool(found)
+    while grown:  # at most one pass per program (plain loops: this runs on every check)
         grown = False
         for active in actives:
             program = active.profile.name
             if program in found:
                 continue
-            other = next((o for o in (links.counterpart(p, i, program, active.by_id)
-                                      for p, i in found.items()) if o is not None), None)
-            if other is not None:
-                found[program] = other
-                grown = True
+            for source, source_id in list(found.items()):
+                other = links.counterpart(source, source_id, program, active.by_id)
+                if other is not None:
+                    found[program] = other
+                    grown = True
+                    break
     return found
 
 
