@@ -4,7 +4,6 @@ throttled per (username, client address) and, with a higher ceiling, per address
 from __future__ import annotations
 
 import math
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -20,7 +19,13 @@ from flask import (
 )
 
 from kiosk.db import get_db
-from kiosk.security import STAMP_FIELD, csrf_token, login_required, mark_session_used
+from kiosk.security import (
+    STAMP_FIELD,
+    csrf_token,
+    login_required,
+    mark_session_used,
+    same_site_path,
+)
 from kiosk.throttle import SignInThrottle
 from passport import auth
 
@@ -56,13 +61,8 @@ def too_many_attempts(wait_seconds: float, template: str, what: str = "sign-in a
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths, so ?next= cannot send staff to another site after login."""
-    if target:
-        parts = urlsplit(target)
-        same_site = not parts.scheme and not parts.netloc
-        if same_site and target.startswith("/") and not target.startswith("//"):
-            return target
-    return url_for("desk.desk")
+    """Only same-site paths, so ?next= cannot send anyone to another site after login."""
+    return same_site_path(target) or url_for("desk.desk")
 
 
 @bp.route("/login", methods=("GET", "POST"))

@@ -18,6 +18,7 @@ import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import (
     Flask,
@@ -229,3 +230,14 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _csrf_context() -> dict:
         return {"csrf_token": csrf_token}
+
+
+def same_site_path(target: str | None) -> str | None:
+    """``target`` when it is a path of this site (``?next=`` after a sign-in), else None:
+    no scheme, no host, not ``//host``, so a link cannot send someone to another site."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") \
+                and not target.startswith("//"):
+            return target
+    return None

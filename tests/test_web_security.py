@@ -245,3 +245,21 @@ def test_idle_minutes_from_the_environment(db_path, db, kiosk_clock, monkeypatch
 def test_idle_minutes_must_be_positive(db_path, minutes):
     with pytest.raises(ValueError, match="IDLE_MINUTES must be more than 0"):
         create_app({"DB": str(db_path), "SECRET_KEY": "x", "IDLE_MINUTES": minutes})
+
+
+@pytest.mark.parametrize(("target", "kept"), [
+    ("/admin/reports?x=1", True), ("/desk", True), ("//evil.example/x", False),
+    ("https://evil.example/", False), ("http:/admin", False), ("admin", False), ("", False),
+])
+def test_only_same_site_paths_are_followed_after_a_sign_in(target, kept):
+    from kiosk.security import same_site_path
+
+    assert (same_site_path(target) == target) is kept
+    assert same_site_path(None) is None
+
+
+def test_the_sign_in_page_never_sends_to_another_site(kiosk_client, kiosk_login):
+    kiosk_login(kiosk_client)  # signed in: the form is skipped, ?next= still checked
+    response = kiosk_client.get("/login?next=//evil.example/")
+    assert response.status_code in (302, 303)
+    assert "evil.example" not in response.headers["Location"]

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 
 from kiosk.hub.db import get_pool
-from kiosk.security import STAMP_FIELD, csrf_token, mark_session_used
+from kiosk.security import STAMP_FIELD, csrf_token, mark_session_used, same_site_path
 from passport.hub import users
 
 bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths, so ?next= cannot send an admin to another site."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") \
-                and not target.startswith("//"):
-            return target
-    return url_for("admin.index")
+    """Only same-site paths, so ?next= cannot send anyone to another site after login."""
+    return same_site_path(target) or url_for("admin.index")
 
 
 @bp.route("/login", methods=("GET", "POST"))
