@@ -94,8 +94,11 @@ def _program_option(command):
 @click.argument("file", type=click.Path(dir_okay=False))
 @_program_option
 @click.option("--dry-run", is_flag=True, help="Validate and diff only; publish nothing.")
+@click.option("--allow-site-removal", is_flag=True,
+              help="Publish even though the list leaves out enrolled sites.")
 @json_option
-def import_(file: str, program: str, dry_run: bool, as_json: bool) -> None:
+def import_(file: str, program: str, dry_run: bool, allow_site_removal: bool,
+            as_json: bool) -> None:
     """Validate a participant list exactly as `passport import` does and publish it at the
     hub as the program's next version (sites get it with their next sync).
 
@@ -103,7 +106,7 @@ def import_(file: str, program: str, dry_run: bool, as_json: bool) -> None:
     """
     try:
         result = lists.import_file(_pool(), file, program=program, dry_run=dry_run,
-                                   actor="cli")
+                                   actor="cli", allow_site_removal=allow_site_removal)
     except ListValidationError as exc:
         fail(f"{file}: {exc}")
     except HubError as exc:

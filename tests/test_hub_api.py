@@ -11,7 +11,7 @@ import pytest
 from hubdata import OTHER, SITE, checkin, issuer_key
 
 from passport import bundle
-from passport.hub import sites, users
+from passport.hub import lists, sites, users
 
 PASSWORD = "correct horse battery"
 
@@ -191,3 +191,34 @@ def test_reports_page_and_csv(client, credential, hub_pool):
         "reason,admitted,people_free,people_paying,denied", "ELIGIBLE,1,3,0,0",
         "HOME_WITHIN_RADIUS,0,0,0,1"]
     assert client.get("/admin/reports?by=weekday").status_code == 400
+
+
+def test_a_list_without_an_enrolled_site_needs_a_confirmation(client, hub_pool, shipped_csv,
+                                                              tmp_path):
+    """As a site's own import: the hub's list that leaves out an enrolled site is refused
+    until an admin confirms it (the page's box; `hub import --allow-site-removal`)."""
+    lists.import_file(hub_pool, shipped_csv)
+    token = sites.add_site(hub_pool, SITE)["token"]
+    sites.enrol(hub_pool, SITE, token)
+    rows = shipped_csv.read_text(encoding="utf-8").splitlines(keepends=True)
+    without = tmp_path / "without.csv"
+    without.write_text("".join(r for r in rows if not r.startswith(f"{SITE},")))
+    with pytest.raises(lists.SitesRemoved, match=SITE):
+        lists.import_file(hub_pool, without)
+    assert lists.versions(hub_pool)[0]["version"] == 1  # nothing published
+    dry = lists.import_file(hub_pool, without, dry_run=True)
+    assert any(SITE in w for w in dry["warnings"])
+
+    csrf = _login(client, hub_pool)
+    with without.open("rb") as handle:
+        uploaded = client.post("/admin/lists", data={"csrf_token": csrf, "program": "astc",
+                                                     "file": (handle, "without.csv")})
+    review = client.get(uploaded.headers["Location"])
+    assert b'name="allow_site_removal"' in review.data
+    refused = client.post(uploaded.headers["Location"] + "/publish",
+                          data={"csrf_token": csrf}, follow_redirects=True)
+    assert SITE.encode() in refused.data and lists.versions(hub_pool)[0]["version"] == 1
+    confirmed = client.post(uploaded.headers["Location"] + "/publish",
+                            data={"csrf_token": csrf, "allow_site_removal": "1"},
+                            follow_redirects=True)
+    assert b"Published astc list version 2" in confirmed.data

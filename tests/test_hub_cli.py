@@ -72,6 +72,18 @@ def test_the_shipped_narm_and_aza_lists_publish_at_the_hub(hub_pool, shipped_csv
     assert any("gazetteer" in w or "town" in w for w in aza["warnings"]), aza["warnings"]
 
 
+def test_import_without_an_enrolled_site_needs_allow_site_removal(hub_pool, shipped_csv,
+                                                                  tmp_path):
+    run("hub", "import", shipped_csv)
+    sites.enrol(hub_pool, SITE, run("hub", "site", "add", SITE).stdout.strip())
+    rows = shipped_csv.read_text(encoding="utf-8").splitlines(keepends=True)
+    without = tmp_path / "without.csv"
+    without.write_text("".join(r for r in rows if not r.startswith(f"{SITE},")))
+    run("hub", "import", without, error=f"leaves out enrolled site(s) {SITE}")
+    done = json.loads(run("hub", "import", without, "--allow-site-removal", "--json").stdout)
+    assert done["version"] == 2 and any(SITE in w for w in done["warnings"])
+
+
 def test_serve_refuses_to_start_without_the_secret_that_opens_its_key(hub_pool, monkeypatch,
                                                                      tmp_path):
     monkeypatch.setenv("PASSPORT_SECRET_KEY", "another-secret-not-the-hubs-0123456789")

@@ -59,7 +59,12 @@ def review(draft_id: int):
 @login_required("admin")
 def publish(draft_id: int):
     try:
-        result = lists.publish_draft(get_pool(), draft_id, g.user.username)
+        confirmed = bool(request.form.get("allow_site_removal"))
+        result = lists.publish_draft(get_pool(), draft_id, g.user.username,
+                                     allow_site_removal=confirmed)
+    except lists.SitesRemoved as exc:
+        flash(str(exc), "error")  # back to the review, where the box confirms it
+        return redirect(url_for("admin.review", draft_id=draft_id))
     except HubError as exc:
         abort(404, description=str(exc))
     flash(f"Published {result['program']} list version {result['version']} "

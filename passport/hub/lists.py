@@ -27,6 +27,24 @@ class UnknownVersion(HubError):
     """No list version of that number for that program."""
 
 
+class SitesRemoved(HubError):
+    """The list leaves out enrolled sites that are on the active one: every visit at their
+    desks would be denied "not participating" after their next sync. Publishing it needs a
+    confirmation (``allow_site_removal``)."""
+
+
+def _removed_sites(pool: hubstore.Pool, diff_: dict) -> list[str]:
+    """Enrolled sites the new list leaves out (they are on the active one)."""
+    removed = {r["id"] for r in diff_["removed"]}
+    return sorted(r["site_id"] for r in hubstore.site_rows(pool)
+                  if r["enrolled_at"] is not None and r["site_id"] in removed)
+
+
+def _removal_warning(sites: list[str]) -> str:
+    return (f"the list leaves out enrolled site(s) {', '.join(sites)}: after their next sync "
+            "every visit at their desks is denied as not participating")
+
+
 def programs(pool: hubstore.Pool) -> list[dict]:
     """Every program: ``{"name", "title", "active_list_version", "row"}`` (``row``: the
     profile as a site's store holds it) in the programs' order."""
@@ -53,7 +71,7 @@ def _by_town(pool: hubstore.Pool, program: str) -> bool:
 
 
 def publish_parsed(pool: hubstore.Pool, parsed: ParsedList, *, program: str, dry_run: bool,
-                   actor: str | None) -> dict[str, Any]:
+                   actor: str | None, allow_site_removal: bool = False) -> dict[str, Any]:
     """Diff ``parsed`` against the program's active list and (unless ``dry_run``) publish
     it as the next version: ``{"program", "version", "previous_version", "dry_run",
     "row_count", "source_name", "sha256", "warnings", "diff"}`` (a site import's shape)."""
@@ -66,6 +84,12 @@ def publish_parsed(pool: hubstore.Pool, parsed: ParsedList, *, program: str, dry
         row = hubstore.get_list_version_row(pool, previous)
         if row and row["source_sha256"] == parsed.sha256:
             warnings.append(f"the file is identical to the active version {previous}")
+    dropped = _removed_sites(pool, diff_)
+    if dropped:
+        warnings.append(_removal_warning(dropped))
+        if not dry_run and not allow_site_removal:
+            raise SitesRemoved(_removal_warning(dropped) + "; confirm to publish it anyway "
+                               "(--allow-site-removal)")
     version = None
     if not dry_run:
         version, previous = hubstore.publish_list(
@@ -79,21 +103,23 @@ def publish_parsed(pool: hubstore.Pool, parsed: ParsedList, *, program: str, dry
 
 
 def import_file(pool: hubstore.Pool, path: str | Path, *, program: str = DEFAULT_PROFILE_NAME,
-                dry_run: bool = False, actor: str | None = None) -> dict[str, Any]:
+                dry_run: bool = False, actor: str | None = None,
+                allow_site_removal: bool = False) -> dict[str, Any]:
     """Validate the file like ``passport import`` and publish it at the hub; raises
     ``ListValidationError`` (every row's problem) and writes nothing when it is not valid."""
     by_town = _by_town(pool, program)  # an unknown program fails before the file is read
     return publish_parsed(pool, parse_file(path, place_by_town=by_town), program=program,
-                          dry_run=dry_run, actor=actor)
+                          dry_run=dry_run, actor=actor, allow_site_removal=allow_site_removal)
 
 
 def import_bytes(pool: hubstore.Pool, data: bytes, filename: str, *,
                  program: str = DEFAULT_PROFILE_NAME, dry_run: bool = False,
-                 actor: str | None = None) -> dict[str, Any]:
+                 actor: str | None = None, allow_site_removal: bool = False) -> dict[str, Any]:
     """``import_file`` for an upload's bytes."""
     by_town = _by_town(pool, program)
     return publish_parsed(pool, parse_bytes(data, filename, place_by_town=by_town),
-                          program=program, dry_run=dry_run, actor=actor)
+                          program=program, dry_run=dry_run, actor=actor,
+                          allow_site_removal=allow_site_removal)
 
 
 def versions(pool: hubstore.Pool, program: str = DEFAULT_PROFILE_NAME) -> list[dict]:
@@ -144,11 +170,13 @@ def review_draft(pool: hubstore.Pool, draft_id: int) -> dict:
                         program=draft["profile"], dry_run=True)
 
 
-def publish_draft(pool: hubstore.Pool, draft_id: int, actor: str | None) -> dict:
+def publish_draft(pool: hubstore.Pool, draft_id: int, actor: str | None,
+                  allow_site_removal: bool = False) -> dict:
     """Publish a kept upload and forget it."""
     draft = _draft(pool, draft_id)
     result = import_bytes(pool, bytes(draft["body"]), draft["source_name"],
-                          program=draft["profile"], actor=actor)
+                          program=draft["profile"], actor=actor,
+                          allow_site_removal=allow_site_removal)
     hubstore.delete_list_draft(pool, draft_id)
     return result
 
