@@ -52,7 +52,13 @@ def database_url(url: str | None = None) -> str:
 def open_pool(url: str | None = None, *, max_size: int = 4, timeout_s: float = 10.0) -> Pool:
     """A connection pool on the hub database, opened and checked (one connection made);
     ``HubStoreError`` naming the cause when the server cannot be reached."""
-    pool = ConnectionPool(database_url(url), min_size=1, max_size=max_size, open=False,
+    url = database_url(url)
+    try:  # one plain connection first: its error names the cause, in one line, at once
+        psycopg.connect(url, connect_timeout=max(1, int(timeout_s))).close()
+    except psycopg.Error as exc:
+        cause = " ".join(str(exc).split()) or type(exc).__name__
+        raise HubStoreError(f"cannot connect to the hub database: {cause}") from None
+    pool = ConnectionPool(url, min_size=1, max_size=max_size, open=False,
                           kwargs={"row_factory": dict_row, "autocommit": False},
                           timeout=timeout_s, name="passport-hub")
     try:

@@ -31,6 +31,14 @@ def test_without_the_database_url_every_command_says_what_to_set(monkeypatch):
         run("hub", *args, "--json", error="PASSPORT_HUB_DATABASE_URL is not set")
 
 
+def test_an_unreachable_hub_database_is_one_line_naming_the_cause(hub_url, monkeypatch):
+    # the test server (hub_url: skipped without one, failed under CI), another database
+    monkeypatch.setenv("PASSPORT_HUB_DATABASE_URL",
+                       hub_url.rsplit("/", 1)[0] + "/passport_no_such_database")
+    run("hub", "key", "--json",
+        error='database "passport_no_such_database" does not exist')
+
+
 def test_init_twice_key_rotate_import_site_report_admin(hub_pool, shipped_csv):
     again = json.loads(run("hub", "init", "--json").stdout)
     assert again["migrations_applied"] == [] and again["hub_key_created"] is False
