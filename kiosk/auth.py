@@ -21,10 +21,9 @@ from flask import (
 from kiosk.db import get_db
 from kiosk.security import (
     STAMP_FIELD,
-    csrf_token,
     login_required,
-    mark_session_used,
     same_site_path,
+    start_session,
 )
 from kiosk.throttle import SignInThrottle
 from passport import auth
@@ -80,12 +79,7 @@ def login():
             flash("Wrong username or password.", "error")
             return render_template("auth/login.html", username=username), 401
         throttle.record_success(username, address)
-        # A fresh session on login (no fixation); the CSRF token is regenerated with it.
-        session.clear()
-        session["user"] = user.username
-        session[STAMP_FIELD] = user.session_stamp
-        mark_session_used()
-        csrf_token()
+        start_session(user)  # a fresh session (no fixation) with a new CSRF token
         return redirect(_safe_next(request.args.get("next")))
     if g.user is not None:
         return redirect(_safe_next(request.args.get("next")))

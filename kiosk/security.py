@@ -106,15 +106,30 @@ def bearer_token() -> str | None:
     return parts[1].strip() or None
 
 
+def _kiosk_user(username: str) -> auth.User | None:
+    return auth.get_user(get_db(), username)
+
+
 def _load_user() -> None:
+    """``g.user``: who the session names, while the session is still theirs (the app's user
+    lookup, ``init_app``: the kiosk's staff in SQLite, the hub's admins in PostgreSQL)."""
     g.user = None
     username = session.get("user")
     if username:
-        user = auth.get_user(get_db(), username)
+        user = current_app.extensions[__name__](username)
         if user is None or user.disabled or session.get(STAMP_FIELD) != user.session_stamp:
             session.clear()
         elif not ended_when_idle():
             g.user = user
+
+
+def start_session(user: auth.User) -> None:
+    """A fresh session for ``user`` at sign-in (no fixation), with a new CSRF token."""
+    session.clear()
+    session["user"] = user.username
+    session[STAMP_FIELD] = user.session_stamp
+    mark_session_used()
+    csrf_token()
 
 
 def ended_when_idle() -> bool:
@@ -222,8 +237,10 @@ def init_cookies(app: Flask) -> None:
     app.session_interface = SessionInterface()
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, find_user: Callable[[str], auth.User | None] = _kiosk_user) -> None:
+    """Sessions, sign-in and CSRF for an app whose users ``find_user`` looks up by name."""
     init_cookies(app)
+    app.extensions[__name__] = find_user
     app.before_request(_load_user)
     app.before_request(_check_csrf)
 

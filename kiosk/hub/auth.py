@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 
 from kiosk.hub.db import get_pool
-from kiosk.security import STAMP_FIELD, csrf_token, mark_session_used, same_site_path
+from kiosk.security import same_site_path, start_session
 from passport.hub import users
 
 bp = Blueprint("auth", __name__)
@@ -24,11 +24,7 @@ def login():
         if user is None:
             flash("Wrong username or password.", "error")
             return render_template("hub/login.html", username=username), 401
-        session.clear()  # a fresh session on sign-in (no fixation), with a new CSRF token
-        session["user"] = user.username
-        session[STAMP_FIELD] = user.session_stamp
-        mark_session_used()
-        csrf_token()
+        start_session(user)  # a fresh session (no fixation) with a new CSRF token
         return redirect(_safe_next(request.args.get("next")))
     if g.user is not None:
         return redirect(_safe_next(request.args.get("next")))

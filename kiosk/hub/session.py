@@ -5,48 +5,19 @@ exempt from CSRF."""
 
 from __future__ import annotations
 
-from flask import Flask, abort, g, request, session
+from flask import Flask
 
-from kiosk.errors import ApiError, is_api_request, wants_json
+from kiosk import security
 from kiosk.hub.db import get_pool
-from kiosk.security import (
-    CSRF_MESSAGE,
-    STAMP_FIELD,
-    UNSAFE_METHODS,
-    csrf_ok,
-    csrf_token,
-    ended_when_idle,
-    init_cookies,
-)
+from passport.auth import User
 from passport.hub import users
 
 
-def _load_user() -> None:
-    g.user = None
-    username = session.get("user")
-    if username and not is_api_request():
-        user = users.get_user(get_pool(), username)
-        if user is None or user.disabled or session.get(STAMP_FIELD) != user.session_stamp:
-            session.clear()
-        elif not ended_when_idle():  # the kiosk's idle timeout (IDLE_MINUTES)
-            g.user = user
-
-
-def _check_csrf() -> None:
-    if request.method not in UNSAFE_METHODS or request.routing_exception is not None:
-        return
-    if is_api_request() or csrf_ok():
-        return
-    if wants_json():
-        raise ApiError(400, "csrf_failed", CSRF_MESSAGE)
-    abort(400, description=CSRF_MESSAGE)
+def _hub_admin(username: str) -> User | None:
+    return users.get_user(get_pool(), username)
 
 
 def init_app(app: Flask) -> None:
-    init_cookies(app)  # HttpOnly, SameSite=Lax, Secure over HTTPS or with SECURE_COOKIES
-    app.before_request(_load_user)
-    app.before_request(_check_csrf)
-
-    @app.context_processor
-    def _csrf_context() -> dict:
-        return {"csrf_token": csrf_token}
+    """The kiosk's sessions, idle timeout, cookies and CSRF (``kiosk.security``), with the
+    hub's admins as the users."""
+    security.init_app(app, find_user=_hub_admin)
