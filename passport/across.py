@@ -27,14 +27,6 @@ class Links(Protocol):
                     on_target: Any) -> str | None: ...
 
 
-class SameIds:
-    """A crosswalk with no decisions: an entry's counterpart is the same id."""
-
-    def counterpart(self, program_from: str, institution_id: str, program_to: str,
-                    on_target: Any) -> str | None:
-        return institution_id if institution_id in on_target else None
-
-
 def entries(actives: Sequence[Any], links: Links, institution_id: str) -> dict[str, str]:
     """The entry of ``institution_id`` in each program's list: {program: id there}. The id
     names an entry of the first program whose list has it; in every other list, the

@@ -390,7 +390,7 @@ def _listing(actives: list[ActiveList], institution_id: str) -> ActiveList:
 def _card_programs(card: Card | None) -> tuple[str, ...]:
     """The programs a card's membership qualifies for (version 1 cards, and a card that
     could not be read: the default program)."""
-    return tuple(getattr(card, "programs", None) or (rules.DEFAULT_PROFILE_NAME,))
+    return card.programs if card is not None else (rules.DEFAULT_PROFILE_NAME,)
 
 
 def crosswalk_links(db: sqlite_utils.Database) -> across.Links:
