@@ -77,6 +77,7 @@ def desk():
         site_row=listed_institution(site),
         active=active_list_or_none(),  # the banner while the site is not on the active list
         reason_text=rules.REASON_TEXT,
+        benefit_text=rules.BENEFIT_TEXT,  # the words of the decision's benefit (desk.js)
         coverage=membership_coverage(program_profile()),
         max_party=rules.MAX_PARTY,
         undo_window_seconds=current_app.config["UNDO_WINDOW_SECONDS"],

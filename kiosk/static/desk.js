@@ -75,16 +75,9 @@
   let shownText = {};
   function reasonText(code) { return shownText[code] || data.reasonText[code] || code; }
 
-  const BENEFIT_WORDS = {
-    general_admission: "free general admission",
-    member_admission: "member admission (the host's member price, often free)",
-    discount: "a discount on admission",
-    store_discount: "a store discount only",
-  };
-
   function benefitLine(decision) {
     if (!decision.admit || !decision.benefit) return "";
-    let words = BENEFIT_WORDS[decision.benefit] || decision.benefit;
+    let words = data.benefitText[decision.benefit] || decision.benefit;  // rules.BENEFIT_TEXT
     if (decision.discount_percent) words = `${decision.discount_percent}% off admission`;
     return decision.program_title ? `${decision.program_title}: ${words}` : words;
   }
